@@ -1,0 +1,43 @@
+# Makefile for bluebricks_task: the extension (PGXS), the gateway, and the
+# commands that run and test them.
+
+EXTENSION = bluebricks_task
+EXTVERSION = 0.1.0
+
+MODULE_big = bluebricks_task
+OBJS = src/bluebricks.o src/unimplemented.o
+
+# The install script is assembled from its parts, in this order.
+SQL_PARTS = sql/header.sql sql/tables.sql sql/functions.sql sql/security.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers
+
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --outputdir=test/results \
+	--load-extension=$(EXTENSION)
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=test/results/isolation \
+	--load-extension=$(EXTENSION)
+
+EXTRA_CLEAN = test/results
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
+
+.PHONY: deps run test
+deps:
+	scripts/deps.sh
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
