@@ -113,7 +113,7 @@ COMMENT ON FUNCTION bluebricks.authenticate_basic(text, text) IS
 
 CREATE FUNCTION bluebricks.org_visible(organization text)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'bb_org_visible'
+AS 'MODULE_PATHNAME', 'bb_org_visible_sql'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION bluebricks.org_visible(text) IS
 	'Whether the current request may see rows of this organization.';

@@ -50,4 +50,7 @@ extern bool bb_org_visible(const char *org);
  */
 extern bool bb_request_authenticating;
 
+/* Whether a request signed in for one task may touch this task. */
+extern bool bb_request_task_allowed(const pg_uuid_t *task_id);
+
 #endif							/* BB_REQUEST_H */

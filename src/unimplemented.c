@@ -15,19 +15,11 @@
 		PG_RETURN_NULL(); \
 	}
 
-BB_PLACEHOLDER(bb_upsert_environment)
-BB_PLACEHOLDER(bb_create_task)
-BB_PLACEHOLDER(bb_task)
-BB_PLACEHOLDER(bb_add_deployments)
-BB_PLACEHOLDER(bb_set_task_status)
-BB_PLACEHOLDER(bb_task_status)
-BB_PLACEHOLDER(bb_delete_task)
 BB_PLACEHOLDER(bb_pending_tasks)
 BB_PLACEHOLDER(bb_claim_tasks)
 BB_PLACEHOLDER(bb_expire_leases)
 BB_PLACEHOLDER(bb_create_runner)
 BB_PLACEHOLDER(bb_authenticate_basic)
-BB_PLACEHOLDER(bb_org_visible)
 BB_PLACEHOLDER(bb_task_stage_guard)
 BB_PLACEHOLDER(bb_task_stage_record)
 BB_PLACEHOLDER(bb_deployment_stage_guard)
