@@ -495,7 +495,7 @@ unique_id_text(const pg_uuid_t *task_id, const pg_uuid_t *guid)
 
 	bb_param_uuid(&p, task_id);
 	bb_param_uuid(&p, guid);
-	if (bb_query_run(&unique_id_of, &p, true, SPI_OK_SELECT) == 1)
+	if (bb_query_run(&unique_id_of, &p, false, SPI_OK_SELECT) == 1)
 		return bb_col_text(0, 1);
 	return bb_uuid_text(guid);
 }
@@ -527,7 +527,7 @@ check_acyclic(const pg_uuid_t *task_id, BbQuery *edges_query,
 	StringInfoData path;
 
 	bb_param_uuid(&p, task_id);
-	nedges = bb_query_run(edges_query, &p, true, SPI_OK_SELECT);
+	nedges = bb_query_run(edges_query, &p, false, SPI_OK_SELECT);
 	if (nedges == 0)
 		return;
 	ctl.keysize = sizeof(pg_uuid_t);
@@ -698,7 +698,7 @@ bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 	error_context_stack = &errcb;
 
 	bb_param_uuid(&p, task_id);
-	bb_query_run(&max_ordinal, &p, true, SPI_OK_SELECT);
+	bb_query_run(&max_ordinal, &p, false, SPI_OK_SELECT);
 	ordinal = bb_col_int(0, 1);
 	for (int i = 0; i < n; i++)
 	{

@@ -197,11 +197,11 @@ gather_extras(BbParams *p)
 	extras = hash_create("bluebricks deployment extras", 256, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	n = bb_query_run(&select_deployment_errors, p, true, SPI_OK_SELECT);
+	n = bb_query_run(&select_deployment_errors, p, false, SPI_OK_SELECT);
 	for (uint64 r = 0; r < n; r++)
 		render_error_entry(list_next(&extras_for(extras, r, 1)->errors), r, 2);
 
-	n = bb_query_run(&select_dependencies, p, true, SPI_OK_SELECT);
+	n = bb_query_run(&select_dependencies, p, false, SPI_OK_SELECT);
 	for (uint64 r = 0; r < n; r++)
 	{
 		DeploymentExtras *e = extras_for(extras, r, 1);
@@ -245,7 +245,7 @@ static void
 render_items(StringInfo buf, BbParams *p)
 {
 	HTAB	   *extras = gather_extras(p);
-	uint64		n = bb_query_run(&select_expanded, p, true, SPI_OK_SELECT);
+	uint64		n = bb_query_run(&select_expanded, p, false, SPI_OK_SELECT);
 
 	appendStringInfoChar(buf, '[');
 	for (uint64 r = 0; r < n; r++)
@@ -381,7 +381,7 @@ render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
 
 	bb_param_uuid(&p, task_id);
 	if (!bb_request_task_allowed(task_id) ||
-		bb_query_run(&select_status, &p, true, SPI_OK_SELECT) != 1)
+		bb_query_run(&select_status, &p, false, SPI_OK_SELECT) != 1)
 		bb_task_not_found(task_id);
 	if (!bb_stage_from_name(bb_col_text(0, COL_STAGE), &stage))
 		elog(ERROR, "unknown stage of task");
@@ -423,7 +423,7 @@ render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
 	if (full)
 	{
 		bb_json_key(buf, "errors", false);
-		nerrors = bb_query_run(&select_task_errors, &p, true, SPI_OK_SELECT);
+		nerrors = bb_query_run(&select_task_errors, &p, false, SPI_OK_SELECT);
 		if (nerrors == 0)
 			appendStringInfoString(buf, "null");
 		else

@@ -1,0 +1,631 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/lease.c
+ *	  Leases of tasks to runners: tokens, claims, fencing and expiry.
+ *
+ * A lease is the four columns runner_id, lease_token_hash, lease_expires
+ * and lease_duration of bluebricks.task; it is live while lease_expires is
+ * after now().  A claim sets them without changing the stage and logs the
+ * grant to bluebricks.claim_log.  Only the SHA-256 of a token is stored.
+ *
+ * A task is claimable when it is pending or plan_approved, has no live
+ * lease, belongs to the runner's organization, and is in one of the
+ * runner's environments if the runner names any.  Claims take the oldest
+ * first and skip rows other transactions hold locked, so concurrent
+ * runners never wait for each other nor get the same task.
+ *
+ * Expiry (bb_expire_leases_internal) treats a lapsed lease by stage:
+ *	installing -> error, with error text naming the runner;
+ *	planning   -> pending, and the task's planning deployments with it;
+ *	otherwise  -> the lease is only cleared.
+ * It also skips locked rows: a task whose row is locked is being changed
+ * by someone, and the next expiry will see it.  Expiry sees only the rows
+ * the request may see, so a runner's call lapses leases of its own
+ * organization only; expire_leases() run by an operator covers all.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "errcodes.h"
+#include "json_out.h"
+#include "lease.h"
+#include "request.h"
+#include "spi_query.h"
+#include "stage.h"
+
+/* Largest lim accepted by pending_tasks and claim_tasks. */
+#define MAX_LIMIT 1000
+
+static BbQuery q_fence_state = BB_QUERY(
+	"SELECT runner_id, lease_token_hash, "
+	"       coalesce(lease_expires > now(), false) "
+	"FROM bluebricks.task WHERE task_id = $1");
+
+static BbQuery q_fence_extend = BB_QUERY(
+	"UPDATE bluebricks.task "
+	"SET lease_expires = now() + coalesce(lease_duration, "
+	"                                     interval '5 minutes') "
+	"WHERE task_id = $1");
+
+static BbQuery q_any_lapsed = BB_QUERY(
+	"SELECT 1 FROM bluebricks.task WHERE lease_expires <= now() LIMIT 1");
+
+static BbQuery q_lapse_installing = BB_QUERY(
+	"UPDATE bluebricks.task t "
+	"SET stage = 'error', "
+	"    error = 'lease of runner ' || t.runner_id::text || "
+	"            ' expired: runner lost' "
+	"WHERE t.task_id IN (SELECT task_id FROM bluebricks.task "
+	"                    WHERE lease_expires <= now() "
+	"                      AND stage = 'installing' "
+	"                    FOR UPDATE SKIP LOCKED)");
+
+static BbQuery q_lapse_planning = BB_QUERY(
+	"UPDATE bluebricks.task t "
+	"SET stage = 'pending', runner_id = NULL, lease_token_hash = NULL, "
+	"    lease_expires = NULL, lease_duration = NULL "
+	"WHERE t.task_id IN (SELECT task_id FROM bluebricks.task "
+	"                    WHERE lease_expires <= now() "
+	"                      AND stage = 'planning' "
+	"                    FOR UPDATE SKIP LOCKED) "
+	"RETURNING t.task_id");
+
+static BbQuery q_lapse_planning_deployments = BB_QUERY(
+	"UPDATE bluebricks.deployment SET stage = 'pending' "
+	"WHERE task_id = ANY ($1) AND stage = 'planning'");
+
+static BbQuery q_lapse_rest = BB_QUERY(
+	"UPDATE bluebricks.task t "
+	"SET runner_id = NULL, lease_token_hash = NULL, "
+	"    lease_expires = NULL, lease_duration = NULL "
+	"WHERE t.task_id IN (SELECT task_id FROM bluebricks.task "
+	"                    WHERE lease_expires <= now() "
+	"                    FOR UPDATE SKIP LOCKED)");
+
+static BbQuery q_runner = BB_QUERY(
+	"SELECT organization, environments FROM bluebricks.runner "
+	"WHERE id = $1");
+
+static BbQuery q_claim_pick = BB_QUERY(
+	"SELECT task_id, stage::text FROM bluebricks.task "
+	"WHERE stage IN ('pending', 'plan_approved') "
+	"  AND organization = $1 "
+	"  AND ($2::uuid[] IS NULL OR environment_id = ANY ($2)) "
+	"  AND (lease_expires IS NULL OR lease_expires <= now()) "
+	"ORDER BY created, task_id "
+	"LIMIT $3 "
+	"FOR UPDATE SKIP LOCKED");
+
+static BbQuery q_claim_grant = BB_QUERY(
+	"WITH granted AS ("
+	"  UPDATE bluebricks.task t "
+	"  SET runner_id = $1, lease_token_hash = c.hash, "
+	"      lease_expires = now() + $4, lease_duration = $4 "
+	"  FROM unnest($2::uuid[], $3::bytea[]) AS c (task_id, hash) "
+	"  WHERE t.task_id = c.task_id "
+	"  RETURNING t.task_id, t.lease_expires) "
+	"INSERT INTO bluebricks.claim_log (task_id, runner_id, claimed, expires) "
+	"SELECT task_id, $1, now(), lease_expires FROM granted");
+
+static BbQuery q_pending_for_runner = BB_QUERY(
+	"SELECT task_id, stage::text FROM bluebricks.task "
+	"WHERE stage IN ('pending', 'plan_approved') "
+	"  AND organization = $1 "
+	"  AND ($2::uuid[] IS NULL OR environment_id = ANY ($2)) "
+	"  AND (lease_expires IS NULL OR lease_expires <= now()) "
+	"ORDER BY created, task_id "
+	"LIMIT $3");
+
+static BbQuery q_pending_any = BB_QUERY(
+	"SELECT task_id, stage::text FROM bluebricks.task "
+	"WHERE stage IN ('pending', 'plan_approved') "
+	"  AND (lease_expires IS NULL OR lease_expires <= now()) "
+	"ORDER BY created, task_id "
+	"LIMIT $1");
+
+/* Append a parameter of a type spi_query.h has no helper for. */
+static void
+param_datum(BbParams *p, Oid type, Datum value, bool isnull)
+{
+	if (p->n >= BB_MAX_PARAMS)
+		elog(ERROR, "too many parameters for one statement");
+	p->types[p->n] = type;
+	p->values[p->n] = value;
+	p->nulls[p->n] = isnull ? 'n' : ' ';
+	p->n++;
+}
+
+/* A bytea holding a hash. */
+static bytea *
+hash_bytea(const uint8 hash[BB_HASH_LEN])
+{
+	bytea	   *b = palloc(VARHDRSZ + BB_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + BB_HASH_LEN);
+	memcpy(VARDATA(b), hash, BB_HASH_LEN);
+	return b;
+}
+
+/* SHA-256 of len bytes of data. */
+void
+bb_sha256(const char *data, size_t len, uint8 hash[BB_HASH_LEN])
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, hash, BB_HASH_LEN) < 0)
+	{
+		const char *why = pg_cryptohash_error(ctx);
+
+		pg_cryptohash_free(ctx);
+		elog(ERROR, "could not compute SHA-256: %s", why);
+	}
+	pg_cryptohash_free(ctx);
+}
+
+/* Compare two hashes in constant time. */
+bool
+bb_hash_equal(const uint8 *a, const uint8 *b)
+{
+	volatile uint8 diff = 0;
+
+	for (int i = 0; i < BB_HASH_LEN; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+/* Fill hex with a fresh random secret and hash with its hash. */
+void
+bb_new_secret(char hex[BB_SECRET_HEX_LEN + 1], uint8 hash[BB_HASH_LEN])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8		bytes[BB_SECRET_BYTES];
+
+	if (!pg_strong_random(bytes, sizeof(bytes)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random secret")));
+	for (int i = 0; i < BB_SECRET_BYTES; i++)
+	{
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 0x0f];
+	}
+	hex[BB_SECRET_HEX_LEN] = '\0';
+	explicit_bzero(bytes, sizeof(bytes));
+	bb_sha256(hex, BB_SECRET_HEX_LEN, hash);
+}
+
+/* Extend the lease of a task by its duration (SPI connected). */
+static void
+extend_lease(const pg_uuid_t *task_id)
+{
+	BbParams	p = {0};
+
+	bb_param_uuid(&p, task_id);
+	(void) bb_query_run(&q_fence_extend, &p, false, SPI_OK_UPDATE);
+}
+
+/* Raise the lease conflict of a task with a detail sentence. */
+static void
+lease_conflict(const pg_uuid_t *task_id, const char *message,
+			   const char *detail)
+		pg_attribute_noreturn();
+
+static void
+lease_conflict(const pg_uuid_t *task_id, const char *message,
+			   const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BB_LEASE_CONFLICT),
+			 errmsg("%s %s", message, bb_uuid_text(task_id)),
+			 errdetail("%s", detail),
+			 errhint("Claim the task again to get a fresh lease token.")));
+	pg_unreachable();
+}
+
+/* Refuse a change of a task the caller may not make under its lease. */
+void
+bb_lease_fence(const pg_uuid_t *task_id, const char *token)
+{
+	const BbRequest *req = bb_request();
+	BbParams	p = {0};
+	pg_uuid_t	holder;
+	bool		has_holder;
+	bool		live;
+	bool		hash_null;
+	uint8		stored[BB_HASH_LEN] = {0};
+
+	bb_param_uuid(&p, task_id);
+	if (bb_query_run(&q_fence_state, &p, false, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_TASK_NOT_FOUND),
+				 errmsg("task %s not found", bb_uuid_text(task_id))));
+	has_holder = bb_col_uuid(0, 1, &holder);
+	{
+		Datum		d = bb_col_datum(0, 2, &hash_null);
+
+		if (!hash_null)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			if (VARSIZE_ANY_EXHDR(b) != BB_HASH_LEN)
+				elog(ERROR, "lease token hash of a task has a bad length");
+			memcpy(stored, VARDATA_ANY(b), BB_HASH_LEN);
+		}
+	}
+	live = bb_col_bool(0, 3) && has_holder && !hash_null;
+
+	if (token != NULL)
+	{
+		uint8		given[BB_HASH_LEN];
+
+		if (!live)
+			lease_conflict(task_id, "no live lease on task",
+						   "A lease token was given, but the task's lease "
+						   "has lapsed or was never granted.");
+		bb_sha256(token, strlen(token), given);
+		if (!bb_hash_equal(given, stored))
+			lease_conflict(task_id, "wrong lease token for task",
+						   "The token given is not the one of the task's "
+						   "current lease; the task may have been leased "
+						   "again since.");
+		if (req->kind == BB_CALLER_RUNNER &&
+			(!req->has_runner ||
+			 memcmp(&req->runner, &holder, sizeof(pg_uuid_t)) != 0))
+			lease_conflict(task_id, "another runner holds the lease of task",
+						   "The lease belongs to a runner other than the "
+						   "one making the request.");
+		extend_lease(task_id);
+		return;
+	}
+
+	if (!live || req->kind != BB_CALLER_RUNNER)
+		return;
+
+	/* A runner with no token: only a sign-in with this task's token. */
+	if (!req->has_runner ||
+		memcmp(&req->runner, &holder, sizeof(pg_uuid_t)) != 0)
+		lease_conflict(task_id, "another runner holds the lease of task",
+					   "The lease belongs to a runner other than the one "
+					   "making the request.");
+	if (req->has_task &&
+		memcmp(&req->task, task_id, sizeof(pg_uuid_t)) == 0)
+	{
+		extend_lease(task_id);
+		return;
+	}
+	lease_conflict(task_id, "lease token required to change task",
+				   "The task is leased, and a runner must present the "
+				   "lease token it got with the claim.");
+}
+
+/*
+ * Move lapsed planning tasks and their planning deployments back to
+ * pending (SPI connected); returns how many tasks.  The stage machine
+ * allows that move only while bb_stage_lease_override is set.
+ */
+static uint64
+lapse_planning(void)
+{
+	volatile uint64 n = 0;
+
+	PG_TRY();
+	{
+		bb_stage_lease_override = true;
+		n = bb_query_run(&q_lapse_planning, NULL, false,
+						 SPI_OK_UPDATE_RETURNING);
+		if (n > 0)
+		{
+			Datum	   *ids = palloc(n * sizeof(Datum));
+			BbParams	p = {0};
+			ArrayType  *arr;
+
+			for (uint64 i = 0; i < n; i++)
+			{
+				bool		isnull;
+
+				ids[i] = bb_col_datum(i, 1, &isnull);
+			}
+			arr = construct_array(ids, (int) n, UUIDOID, UUID_LEN, false,
+								  TYPALIGN_CHAR);
+			param_datum(&p, UUIDARRAYOID, PointerGetDatum(arr), false);
+			(void) bb_query_run(&q_lapse_planning_deployments, &p, false,
+								SPI_OK_UPDATE);
+		}
+	}
+	PG_FINALLY();
+	{
+		bb_stage_lease_override = false;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/* Apply every lapsed lease the request can see (SPI connected). */
+int
+bb_expire_leases_internal(void)
+{
+	uint64		total = 0;
+
+	if (bb_query_run(&q_any_lapsed, NULL, false, SPI_OK_SELECT) == 0)
+		return 0;
+	total += bb_query_run(&q_lapse_installing, NULL, false, SPI_OK_UPDATE);
+	total += lapse_planning();
+	total += bb_query_run(&q_lapse_rest, NULL, false, SPI_OK_UPDATE);
+	if (total > 0)
+		elog(DEBUG1, "lapsed " UINT64_FORMAT " task leases", total);
+	return (int) Min(total, (uint64) PG_INT32_MAX);
+}
+
+/* Raise BB005 unless 1 <= lim <= MAX_LIMIT. */
+static void
+check_limit(int32 lim)
+{
+	if (lim < 1 || lim > MAX_LIMIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_INVALID_FIELD),
+				 errmsg("lim must be between 1 and %d", MAX_LIMIT),
+				 errdetail("The value given was %d.", lim)));
+}
+
+/* Raise 42501 when a runner asks on behalf of another runner. */
+static void
+check_runner_is_caller(const pg_uuid_t *runner)
+{
+	const BbRequest *req = bb_request();
+
+	if (req->kind != BB_CALLER_RUNNER)
+		return;
+	if (!req->has_runner ||
+		memcmp(&req->runner, runner, sizeof(pg_uuid_t)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_PERMISSION_DENIED),
+				 errmsg("permission denied: a runner may act only for "
+						"itself"),
+				 errdetail("The request is signed in as a runner other than "
+						   "%s.", bb_uuid_text(runner))));
+}
+
+/*
+ * Organization and environments of a runner (SPI connected); raises BB007
+ * when the runner does not exist or is not visible.  *envs is NULL for a
+ * runner serving all environments.
+ */
+static char *
+runner_scope(const pg_uuid_t *runner, Datum *envs, bool *envs_null)
+{
+	BbParams	p = {0};
+
+	bb_param_uuid(&p, runner);
+	if (bb_query_run(&q_runner, &p, false, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_UNKNOWN_REFERENCE),
+				 errmsg("runner %s does not exist", bb_uuid_text(runner))));
+	*envs = bb_col_datum(0, 2, envs_null);
+	return bb_col_text(0, 1);
+}
+
+/* Append {"taskId": ..., "token": ..., "stage": ...} to an array. */
+static void
+append_task_entry(StringInfo buf, bool first, Datum task_id,
+				  const char *token, const char *stage)
+{
+	if (!first)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoChar(buf, '{');
+	bb_json_key(buf, "taskId", true);
+	bb_json_uuid(buf, DatumGetUUIDP(task_id));
+	bb_json_key(buf, "token", false);
+	bb_json_string(buf, token);
+	bb_json_key(buf, "stage", false);
+	bb_json_string(buf, stage);
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * bluebricks.claim_tasks(runner uuid, lim integer DEFAULT 1,
+ *						  lease interval DEFAULT '5 minutes') RETURNS jsonb
+ *
+ * Lease up to lim claimable tasks to the runner, oldest first.  Returns
+ * [{"taskId": ..., "token": ..., "stage": ...}]; each token is shown only
+ * here.
+ */
+PG_FUNCTION_INFO_V1(bb_claim_tasks);
+Datum
+bb_claim_tasks(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *runner = PG_GETARG_UUID_P(0);
+	int32		lim = PG_GETARG_INT32(1);
+	Interval   *lease = PG_GETARG_INTERVAL_P(2);
+	Interval	zero = {0};
+	char	   *lease_text;
+	StringInfoData buf;
+	Jsonb	   *result;
+	char	   *org;
+	Datum		envs;
+	bool		envs_null;
+	BbParams	p = {0};
+	uint64		n;
+
+	bb_require_permission("read:task");
+	check_runner_is_caller(runner);
+	check_limit(lim);
+	if (DatumGetBool(DirectFunctionCall2(interval_le,
+										 IntervalPGetDatum(lease),
+										 IntervalPGetDatum(&zero))))
+	{
+		lease_text = DatumGetCString(DirectFunctionCall1(interval_out,
+														 IntervalPGetDatum(lease)));
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_INVALID_FIELD),
+				 errmsg("lease must be a positive interval"),
+				 errdetail("The lease given was \"%s\".", lease_text)));
+	}
+
+	/* The result is built in the caller's context, outside SPI's. */
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) bb_expire_leases_internal();
+	org = runner_scope(runner, &envs, &envs_null);
+
+	bb_param_text(&p, org);
+	param_datum(&p, UUIDARRAYOID, envs, envs_null);
+	bb_param_int(&p, lim);
+	n = bb_query_run(&q_claim_pick, &p, false, SPI_OK_SELECT);
+	if (n > 0)
+	{
+		Datum	   *ids = palloc(n * sizeof(Datum));
+		Datum	   *hashes = palloc(n * sizeof(Datum));
+		char	  **tokens = palloc(n * sizeof(char *));
+		char	  **stages = palloc(n * sizeof(char *));
+		BbParams	g = {0};
+		uint64		granted;
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			uint8		hash[BB_HASH_LEN];
+			bool		isnull;
+
+			ids[i] = bb_col_datum(i, 1, &isnull);
+			stages[i] = bb_col_text(i, 2);
+			tokens[i] = palloc(BB_SECRET_HEX_LEN + 1);
+			bb_new_secret(tokens[i], hash);
+			hashes[i] = PointerGetDatum(hash_bytea(hash));
+		}
+		bb_param_uuid(&g, runner);
+		param_datum(&g, UUIDARRAYOID,
+					PointerGetDatum(construct_array(ids, (int) n, UUIDOID,
+													UUID_LEN, false,
+													TYPALIGN_CHAR)),
+					false);
+		param_datum(&g, BYTEAARRAYOID,
+					PointerGetDatum(construct_array(hashes, (int) n, BYTEAOID,
+													-1, false,
+													TYPALIGN_INT)),
+					false);
+		param_datum(&g, INTERVALOID, IntervalPGetDatum(lease), false);
+		granted = bb_query_run(&q_claim_grant, &g, false, SPI_OK_INSERT);
+		if (granted != n)
+			elog(ERROR, "claimed " UINT64_FORMAT " tasks but granted "
+				 UINT64_FORMAT " leases", n, granted);
+
+		for (uint64 i = 0; i < n; i++)
+			append_task_entry(&buf, i == 0, ids[i], tokens[i], stages[i]);
+	}
+	appendStringInfoChar(&buf, ']');
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+
+	result = bb_json_finish(&buf);
+	PG_RETURN_JSONB_P(result);
+}
+
+/*
+ * bluebricks.pending_tasks(runner uuid DEFAULT NULL,
+ *							lim integer DEFAULT 100) RETURNS jsonb
+ *
+ * Claimable tasks, oldest first, as [{"taskId", "token": null, "stage"}].
+ * With a runner, only those that runner may claim; without one, every
+ * claimable task the request may see, except that a runner's request
+ * defaults to that runner.
+ */
+PG_FUNCTION_INFO_V1(bb_pending_tasks);
+Datum
+bb_pending_tasks(PG_FUNCTION_ARGS)
+{
+	const BbRequest *req;
+	pg_uuid_t	runner;
+	bool		has_runner = !PG_ARGISNULL(0);
+	int32		lim = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
+	StringInfoData buf;
+	BbParams	p = {0};
+	uint64		n;
+
+	bb_require_permission("read:task");
+	check_limit(lim);
+	req = bb_request();
+	if (has_runner)
+	{
+		runner = *PG_GETARG_UUID_P(0);
+		check_runner_is_caller(&runner);
+	}
+	else if (req->kind == BB_CALLER_RUNNER && req->has_runner)
+	{
+		runner = req->runner;
+		has_runner = true;
+	}
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) bb_expire_leases_internal();
+	if (has_runner)
+	{
+		Datum		envs;
+		bool		envs_null;
+		char	   *org = runner_scope(&runner, &envs, &envs_null);
+
+		bb_param_text(&p, org);
+		param_datum(&p, UUIDARRAYOID, envs, envs_null);
+		bb_param_int(&p, lim);
+		n = bb_query_run(&q_pending_for_runner, &p, false, SPI_OK_SELECT);
+	}
+	else
+	{
+		bb_param_int(&p, lim);
+		n = bb_query_run(&q_pending_any, &p, false, SPI_OK_SELECT);
+	}
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		append_task_entry(&buf, i == 0, bb_col_datum(i, 1, &isnull), NULL,
+						  bb_col_text(i, 2));
+	}
+	appendStringInfoChar(&buf, ']');
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+
+	PG_RETURN_JSONB_P(bb_json_finish(&buf));
+}
+
+/*
+ * bluebricks.expire_leases() RETURNS integer
+ *
+ * Apply every lapsed lease visible to the request; returns how many.
+ */
+PG_FUNCTION_INFO_V1(bb_expire_leases);
+Datum
+bb_expire_leases(PG_FUNCTION_ARGS)
+{
+	int			n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	n = bb_expire_leases_internal();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	PG_RETURN_INT32(n);
+}
