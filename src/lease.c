@@ -228,6 +228,7 @@ lease_conflict(const pg_uuid_t *task_id, const char *message,
 			   const char *detail)
 		pg_attribute_noreturn();
 
+/* Raise ERRCODE_BB_LEASE_CONFLICT: message, the task id, then detail. */
 static void
 lease_conflict(const pg_uuid_t *task_id, const char *message,
 			   const char *detail)
@@ -471,8 +472,10 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 										 IntervalPGetDatum(lease),
 										 IntervalPGetDatum(&zero))))
 	{
-		lease_text = DatumGetCString(DirectFunctionCall1(interval_out,
-														 IntervalPGetDatum(lease)));
+		Datum		d = DirectFunctionCall1(interval_out,
+											IntervalPGetDatum(lease));
+
+		lease_text = DatumGetCString(d);
 		ereport(ERROR,
 				(errcode(ERRCODE_BB_INVALID_FIELD),
 				 errmsg("lease must be a positive interval"),

@@ -61,6 +61,7 @@ static void
 runner_field_error(const char *message, const char *detail)
 		pg_attribute_noreturn();
 
+/* Raise ERRCODE_BB_INVALID_FIELD with the message and detail given. */
 static void
 runner_field_error(const char *message, const char *detail)
 {

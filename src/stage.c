@@ -98,6 +98,7 @@ bb_stage_from_name(const char *name, BbStage *stage)
 	return false;
 }
 
+/* Whether no move leads out of the stage. */
 bool
 bb_stage_is_final(BbStage stage)
 {
@@ -222,14 +223,12 @@ bb_stage_from_datum(Datum value)
 	BbStage		stage;
 	bool		found;
 
-	if (stage_oids_valid)
-	{
-		for (int i = 0; i < BB_NUM_STAGES; i++)
-			if (stage_oids[i] == oid)
-				return (BbStage) i;
-	}
+	stage_oids_load();
+	for (int i = 0; i < BB_NUM_STAGES; i++)
+		if (stage_oids[i] == oid)
+			return (BbStage) i;
 
-	/* Not cached (or the cache is gone): ask the catalog by OID. */
+	/* Not a label of the current type: ask the catalog by OID. */
 	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(oid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "invalid internal value for enum: %u", oid);

@@ -283,6 +283,7 @@ bb_task_stage_guard(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	RowChanges	rc = {0};
 	HeapTuple	newrow;
+	BbStage		from;
 	BbStage		to;
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -299,36 +300,33 @@ bb_task_stage_guard(PG_FUNCTION_ARGS)
 
 	newrow = td->tg_newtuple;
 	to = row_stage(newrow, desc);
+	from = row_stage(td->tg_trigtuple, desc);
 	change(&rc, desc, "updated", TimestampTzGetDatum(now), false);
+	if (from != to)
 	{
-		BbStage		from = row_stage(td->tg_trigtuple, desc);
+		BbStageRules rules;
+		bool		isnull;
+		char	   *command;
 
-		if (from != to)
+		rules.plan_only = DatumGetBool(get_col(newrow, desc, "plan_only",
+											   &isnull)) && !isnull;
+		command = SPI_getvalue(newrow, desc, column(desc, "command"));
+		rules.force = command != NULL &&
+			(strcmp(command, "force_install") == 0 ||
+			 strcmp(command, "force_uninstall") == 0);
+		if (!move_allowed(from, to, &rules))
+			bb_stage_raise_invalid("task",
+								   row_uuid_text(newrow, desc, "task_id"),
+								   from, to, &rules);
+
+		change_entered(&rc, newrow, desc, to, now);
+		if (bb_stage_is_final(to))
 		{
-			BbStageRules rules;
-			bool		isnull;
-			char	   *command;
-
-			rules.plan_only = DatumGetBool(get_col(newrow, desc, "plan_only",
-												   &isnull)) && !isnull;
-			command = SPI_getvalue(newrow, desc, column(desc, "command"));
-			rules.force = command != NULL &&
-				(strcmp(command, "force_install") == 0 ||
-				 strcmp(command, "force_uninstall") == 0);
-			if (!move_allowed(from, to, &rules))
-				bb_stage_raise_invalid("task",
-									   row_uuid_text(newrow, desc, "task_id"),
-									   from, to, &rules);
-
-			change_entered(&rc, newrow, desc, to, now);
-			if (bb_stage_is_final(to))
-			{
-				change(&rc, desc, "completed", TimestampTzGetDatum(now), false);
-				change(&rc, desc, "runner_id", (Datum) 0, true);
-				change(&rc, desc, "lease_token_hash", (Datum) 0, true);
-				change(&rc, desc, "lease_expires", (Datum) 0, true);
-				change(&rc, desc, "lease_duration", (Datum) 0, true);
-			}
+			change(&rc, desc, "completed", TimestampTzGetDatum(now), false);
+			change(&rc, desc, "runner_id", (Datum) 0, true);
+			change(&rc, desc, "lease_token_hash", (Datum) 0, true);
+			change(&rc, desc, "lease_expires", (Datum) 0, true);
+			change(&rc, desc, "lease_duration", (Datum) 0, true);
 		}
 	}
 	return PointerGetDatum(apply_changes(newrow, desc, &rc));
