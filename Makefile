@@ -32,12 +32,28 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps run test
+.PHONY: deps run test bench
 deps:
 	scripts/deps.sh
+
+bench:
+	bench/run.sh
 
 run:
 	scripts/run.sh
 
 test:
 	scripts/test.sh
+
+# The gateway has a make file of its own; these hook it into the targets
+# PGXS defines, which cannot take a second recipe.
+.PHONY: gateway gateway-install gateway-clean
+all: gateway
+install: gateway-install
+clean: gateway-clean
+gateway:
+	$(MAKE) -C gateway PG_CONFIG=$(PG_CONFIG)
+gateway-install:
+	$(MAKE) -C gateway install PG_CONFIG=$(PG_CONFIG)
+gateway-clean:
+	$(MAKE) -C gateway clean
