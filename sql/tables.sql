@@ -306,8 +306,10 @@ CREATE TABLE bluebricks.deployment_dependency (
 	PRIMARY KEY (task_id, guid, depends_on),
 	FOREIGN KEY (task_id, guid)
 		REFERENCES bluebricks.deployment (task_id, guid) ON DELETE CASCADE,
+	-- Deleting the target makes the name unresolved again, which blocks.
 	FOREIGN KEY (task_id, depends_on_guid)
-		REFERENCES bluebricks.deployment (task_id, guid) ON DELETE CASCADE
+		REFERENCES bluebricks.deployment (task_id, guid)
+		ON DELETE SET NULL (depends_on_guid)
 );
 COMMENT ON TABLE bluebricks.deployment_dependency IS
 	'Direct dependency of a deployment on another of the same task.';

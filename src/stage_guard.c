@@ -133,6 +133,18 @@ row_uuid_text(HeapTuple tuple, TupleDesc desc, const char *name)
 	return bb_uuid_text(DatumGetUUIDP(d));
 }
 
+/* Text of a row's text column, for messages. */
+static char *
+row_text(HeapTuple tuple, TupleDesc desc, const char *name)
+{
+	bool		isnull;
+	Datum		d = get_col(tuple, desc, name, &isnull);
+
+	if (isnull)
+		return pstrdup("(null)");
+	return TextDatumGetCString(d);
+}
+
 /* Queue a replacement of one column. */
 static void
 change(RowChanges *rc, TupleDesc desc, const char *name, Datum value,
@@ -356,7 +368,7 @@ deployment_rules(Datum task_id, BbStageRules *rules)
 
 /* Refuse installing while a dependency is not done (SPI connected). */
 static void
-check_dependencies(Datum task_id, Datum guid)
+check_dependencies(Datum task_id, Datum guid, const char *unique_id)
 {
 	BbParams	p = {0};
 	uint64		n;
@@ -386,7 +398,7 @@ check_dependencies(Datum task_id, Datum guid)
 	ereport(ERROR,
 			(errcode(ERRCODE_BB_DEPENDENCY_NOT_READY),
 			 errmsg("deployment %s cannot enter \"installing\" before its "
-					"dependencies", bb_uuid_text(DatumGetUUIDP(guid))),
+					"dependencies", unique_id),
 			 errdetail("%s", detail.data),
 			 errhint("A dependency is ready once it is completed or "
 					 "no_change.")));
@@ -415,7 +427,7 @@ bb_deployment_stage_guard(PG_FUNCTION_ARGS)
 		to = row_stage(newrow, desc);
 		if (to != BB_STAGE_PENDING)
 			check_new_row_pending("deployment",
-								  row_uuid_text(newrow, desc, "guid"), to);
+								  row_text(newrow, desc, "unique_id"), to);
 		stamp_insert(&rc, newrow, desc);
 		return PointerGetDatum(apply_changes(newrow, desc, &rc));
 	}
@@ -436,10 +448,11 @@ bb_deployment_stage_guard(PG_FUNCTION_ARGS)
 		deployment_rules(task_id, &rules);
 		if (!move_allowed(from, to, &rules))
 			bb_stage_raise_invalid("deployment",
-								   bb_uuid_text(DatumGetUUIDP(guid)),
+								   row_text(newrow, desc, "unique_id"),
 								   from, to, &rules);
 		if (to == BB_STAGE_INSTALLING)
-			check_dependencies(task_id, guid);
+			check_dependencies(task_id, guid,
+							   row_text(newrow, desc, "unique_id"));
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 

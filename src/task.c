@@ -127,6 +127,15 @@ organization_field(JsonbContainer *doc)
 	return org;
 }
 
+/* The user of a new task: the body's, else the request's subject. */
+static const char *
+user_field(JsonbContainer *doc)
+{
+	char	   *user = bb_jtext(doc, "", "user", false);
+
+	return user ? user : bb_request()->subject;
+}
+
 /* The environment of a new task: an existing id, or a whole document. */
 static void
 environment_field(JsonbContainer *doc, pg_uuid_t *env)
@@ -184,7 +193,7 @@ bb_create_task(PG_FUNCTION_ARGS)
 	bb_param_uuid(&p, task_id);
 	bb_param_text(&p, command_field(root));
 	bb_param_bool(&p, bb_jbool(root, "", "planOnly", false));
-	bb_param_text(&p, bb_jtext(root, "", "user", false));
+	bb_param_text(&p, user_field(root));
 	bb_param_text(&p, organization_field(root));
 	environment_field(root, &env);
 	bb_param_uuid(&p, &env);

@@ -1,0 +1,214 @@
+#!/bin/bash
+# scripts/test.sh
+#	Build, install and test bluebricks_task against a throwaway cluster
+#	(`make test`).
+#
+# Steps: install missing packages, build and install the extension (and
+# build the gateway when gateway/Makefile exists), start a cluster in a
+# temporary directory on a free loopback port, then run
+#	- pg_regress tests (test/sql, test/expected)    via make installcheck
+#	- isolation specs (test/specs, test/expected)   via make installcheck
+#	- pgTAP tests (test/pgtap/*.sql)                via pg_prove
+#	- test/gateway/run.sh, when present, which gets BB_CLUSTER_DIR and the
+#	  PG* variables of the cluster
+# The cluster and its directory are removed on every exit.  The last line
+# is "N passed, M failed", counting pg_regress tests, isolation specs,
+# pgTAP assertions and the gateway's tests (its own last line when it
+# prints one in that form, else one for the whole suite); the exit status
+# is non-zero when anything failed.
+#
+# Environment: BB_TEST_PORT forces the port; BB_TEST_KEEP=1 keeps the
+# cluster directory for inspection (its path is printed).
+
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+
+passed=0
+failed=0
+failures=()
+
+# Count n passed and m failed for a suite, with a label for the summary.
+bb_count() {
+	local label=$1 p=$2 f=$3
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -gt 0 ] && failures+=("$label: $f failed")
+	printf '== %s: %d passed, %d failed\n' "$label" "$p" "$f"
+}
+
+bb_summary() {
+	echo
+	if [ ${#failures[@]} -gt 0 ]; then
+		printf 'failures:\n'
+		printf '  %s\n' "${failures[@]}"
+	fi
+	echo "$passed passed, $failed failed"
+}
+
+# Abort before any test ran: say why and count it as a failure.
+bb_abort() {
+	echo "test: $*" >&2
+	failures+=("$*")
+	failed=$((failed + 1))
+	bb_summary
+	exit 1
+}
+
+scripts/deps.sh || bb_abort "installing packages failed"
+
+make -s with_llvm=no >/dev/null || bb_abort "build failed"
+make -s with_llvm=no install >/dev/null || bb_abort "make install failed"
+if [ -f gateway/Makefile ]; then
+	make -s -C gateway >/dev/null || bb_abort "gateway build failed"
+fi
+
+# shellcheck source=scripts/cluster.sh
+. scripts/cluster.sh
+
+tmp=$(mktemp -d /tmp/bb_test.XXXXXX) || bb_abort "mktemp failed"
+chmod 755 "$tmp"
+cluster=$tmp/cluster
+
+bb_cleanup() {
+	bb_cluster_stop "$cluster"
+	if [ "${BB_TEST_KEEP:-}" = 1 ]; then
+		echo "test: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap bb_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Whether nothing listens on 127.0.0.1:port.
+bb_port_free() {
+	local port=$1
+	if command -v ss >/dev/null 2>&1; then
+		[ -z "$(ss -Htln "sport = :$port" 2>/dev/null)" ]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+	fi
+}
+
+# Start the cluster on a free port in 20000..32767 (5432 is never in it),
+# trying again elsewhere if another process takes the port meanwhile.
+bb_start_on_free_port() {
+	local try port
+	if [ -n "${BB_TEST_PORT:-}" ]; then
+		bb_cluster_start "$cluster" "$BB_TEST_PORT"
+		return
+	fi
+	for try in 1 2 3 4 5; do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+		bb_port_free "$port" || continue
+		if bb_cluster_start "$cluster" "$port"; then
+			return 0
+		fi
+		bb_cluster_stop "$cluster"
+		rm -rf "$cluster"
+	done
+	return 1
+}
+
+bb_start_on_free_port || bb_abort "could not start a test cluster"
+export PGHOST PGPORT PGUSER
+export BB_CLUSTER_DIR=$cluster
+echo "test: cluster on port $PGPORT, socket $PGHOST"
+
+rm -rf test/results
+
+# Count pg_regress's per-test lines ("... ok", "... FAILED",
+# "... failed (ignored)") in its output file.
+bb_count_regress() {
+	local label=$1 out=$2 p f
+	p=$(grep -cE '\.\.\. +ok( |$)' "$out")
+	f=$(grep -cE '\.\.\. +(FAILED|failed)' "$out")
+	bb_count "$label" "$p" "$f"
+}
+
+# Run one half of make installcheck; print the diffs when it fails.
+bb_installcheck() {
+	local label=$1 diffs=$2 rc
+	shift 2
+	local out=$tmp/$label.out
+	make -s with_llvm=no installcheck "$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	bb_count_regress "$label" "$out"
+	if [ "$rc" -ne 0 ]; then
+		if [ -s "$diffs" ]; then
+			echo "---- $diffs"
+			cat "$diffs"
+		elif ! grep -qE '\.\.\. +(FAILED|failed)' "$out"; then
+			# pg_regress itself failed (no database, bad option...).
+			failures+=("$label: pg_regress exited with $rc")
+			failed=$((failed + 1))
+		fi
+	fi
+}
+
+if compgen -G 'test/sql/*.sql' >/dev/null; then
+	bb_installcheck regress test/results/regression.diffs ISOLATION=
+else
+	echo "== regress: no tests in test/sql"
+fi
+
+if compgen -G 'test/specs/*.spec' >/dev/null; then
+	bb_installcheck isolation test/results/isolation/regression.diffs REGRESS=
+else
+	echo "== isolation: no specs in test/specs"
+fi
+
+# pgTAP: every file in test/pgtap, in a database with both extensions.
+if compgen -G 'test/pgtap/*.sql' >/dev/null; then
+	tapdb=bb_pgtap
+	out=$tmp/pgtap.out
+	if psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+		-c "CREATE DATABASE $tapdb" >/dev/null &&
+		psql -X -q -v ON_ERROR_STOP=1 -d "$tapdb" \
+			-c 'CREATE EXTENSION pgtap' \
+			-c 'CREATE EXTENSION bluebricks_task' >/dev/null; then
+		pg_prove --verbose --failures -d "$tapdb" test/pgtap/*.sql 2>&1 |
+			tee "$out"
+		rc=${PIPESTATUS[0]}
+		p=$(grep -cE '^ *ok [0-9]+' "$out")
+		f=$(grep -cE '^ *not ok [0-9]+' "$out")
+		bb_count pgtap "$p" "$f"
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			# A file died or ran fewer tests than planned.
+			failures+=("pgtap: pg_prove exited with $rc")
+			failed=$((failed + 1))
+		fi
+	else
+		failures+=("pgtap: could not prepare database $tapdb")
+		failed=$((failed + 1))
+	fi
+else
+	echo "== pgtap: no tests in test/pgtap"
+fi
+
+# Gateway tests, when they exist.
+if [ -f test/gateway/run.sh ]; then
+	out=$tmp/gateway.out
+	BB_CLUSTER_DIR=$cluster PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER \
+		bash test/gateway/run.sh 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1
+		fi
+		bb_count gateway "$p" "$f"
+	elif [ "$rc" -eq 0 ]; then
+		bb_count gateway 1 0
+	else
+		bb_count gateway 0 1
+	fi
+fi
+
+bb_summary
+[ "$failed" -eq 0 ]
