@@ -8,8 +8,10 @@
 # once, and starts the HTTP gateway when it has been built.
 #
 # Environment:
+#	BB_RUN_DIR       where the cluster and the gateway's files live
+#	                 (default ./.run)
 #	BB_PORT          PostgreSQL port (default 25432)
-#	BB_GATEWAY_PORT  gateway port (default 28080)
+#	BB_GATEWAY_PORT  gateway port (default 8080)
 #	BB_GATEWAY=0     do not build or start the gateway
 #	BB_RESET=1       drop and recreate the database bluebricks first, e.g.
 #	                 after the extension's install script changed
@@ -20,8 +22,8 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 port=${BB_PORT:-25432}
-gateway_port=${BB_GATEWAY_PORT:-28080}
-rundir=$repo/.run
+gateway_port=${BB_GATEWAY_PORT:-8080}
+rundir=${BB_RUN_DIR:-$repo/.run}
 db=bluebricks
 
 if [ "$port" = 5432 ]; then
@@ -65,6 +67,7 @@ bb_psql -d "$db" -f scripts/demo.sql
 # returns a password only once, so that file is the one copy).
 gateway=$repo/gateway/bluebricks-gateway
 gateway_note=
+sandbox=5a4db0c5-0000-4000-8000-00000000d3e0
 if [ "${BB_GATEWAY:-1}" = 0 ]; then
 	gateway_note="gateway: skipped (BB_GATEWAY=0)"
 elif [ -f gateway/Makefile ]; then
@@ -96,10 +99,16 @@ if [ -z "$gateway_note" ] && [ -x "$gateway" ]; then
 		( umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
 			>"$rundir/jwt-secret" )
 	fi
+	# A sandbox environment for the walkthrough, so that its runner never
+	# leases the reference's own demo task.
+	bb_psql -d "$db" -c "SELECT bluebricks.upsert_environment('{
+		\"id\": \"$sandbox\", \"slug\": \"sandbox\",
+		\"name\": \"Sandbox\", \"color\": \"#00aa00\"}')" >/dev/null
 	if [ ! -s "$rundir/demo-runner.json" ]; then
-		# The runner serves the demo task's organization.
+		# The runner serves the demo organization's sandbox.
 		runner=$(bb_psql -d "$db" -tAc \
-			"SELECT bluebricks.create_runner('demo-runner', 'text')")
+			"SELECT bluebricks.create_runner('demo-runner', 'text',
+				ARRAY['$sandbox']::uuid[])")
 		( umask 077; printf '%s\n' "$runner" >"$rundir/demo-runner.json" )
 	fi
 
@@ -143,14 +152,40 @@ else
 		2>/dev/null || true)
 	password=$(jq -r '.password // empty' "$rundir/demo-runner.json" \
 		2>/dev/null || true)
+	# shellcheck source=scripts/jwt.sh
+	. scripts/jwt.sh
+	exp=$(( $(date +%s) + 30 * 24 * 3600 ))
+	perms='"read:task","update:task","create:task","create:deployment","delete:deployment"'
+	jwt=$(bb_jwt_hs256 "$(cat "$rundir/jwt-secret")" \
+		"{\"sub\":\"demo-user\",\"org\":\"text\",\"exp\":$exp,\"permissions\":[$perms]}")
+	url=http://127.0.0.1:$gateway_port
+	demo=123e4567-e89b-12d3-a456-426614174000
+	ctype="-H 'Content-Type: application/json'"
 	cat <<EOF
 
-Gateway on http://127.0.0.1:$gateway_port (pid $(cat "$rundir/gateway.pid"),
-log $rundir/gateway.log, JWT secret in $rundir/jwt-secret).
-Demo runner (from $rundir/demo-runner.json):
-  $(cat "$rundir/demo-runner.json")
-  curl -u '$name:$password' http://127.0.0.1:$gateway_port/api/v1/tasks
-Stop it:
-  kill \$(cat $rundir/gateway.pid)
+Gateway on $url (pid $(cat "$rundir/gateway.pid"), log $rundir/gateway.log).
+Stop it: kill \$(cat $rundir/gateway.pid)
+
+Credentials (the JWT: org "text", every permission, valid 30 days):
+  export BB_URL=$url
+  export BB_RUNNER='$name:$password'
+  export BB_JWT='$jwt'
+  export BB_ENV=$sandbox
+
+Every route (on the reference's demo task where one is needed):
+  curl -s -u "\$BB_RUNNER" \$BB_URL/api/v1/tasks
+  curl -s -u "\$BB_RUNNER" $ctype -d '{"limit": 1, "lease_seconds": 300}' \$BB_URL/api/v1/tasks/claim
+  curl -s -H "Authorization: Bearer \$BB_JWT" $ctype -d '{"command": "install", "environment": "'\$BB_ENV'"}' \$BB_URL/api/v1/tasks
+  curl -s -H "Authorization: Bearer \$BB_JWT" \$BB_URL/api/v1/task/$demo
+  curl -s -H "Authorization: Bearer \$BB_JWT" "\$BB_URL/api/v1/task/$demo/status?expand=true"
+  curl -s -H "Authorization: Bearer \$BB_JWT" $ctype -d '{"status": "canceled", "error": "not today"}' \$BB_URL/api/v1/task/$demo/status
+  curl -s -u "\$TASK:\$TOKEN" $ctype -d '[{"package": {"name": "my-app", "version": "1.2.3", "uniqueId": "my-unique-id", "type": "blueprint"}, "action": "planning"}]' \$BB_URL/api/v1/task/\$TASK/deployments
+  curl -s -H "Authorization: Bearer \$BB_JWT" -X DELETE \$BB_URL/api/v1/task/$demo
+  curl -s \$BB_URL/healthz
+  curl -s \$BB_URL/api/v1/openapi.json
+(\$TASK and \$TOKEN: the taskId and token a claim returned.)
+
+A task from pending to completed through HTTP alone, each command shown:
+  scripts/walkthrough.sh
 EOF
 fi

@@ -188,11 +188,12 @@ else
 	echo "== pgtap: no tests in test/pgtap"
 fi
 
-# Gateway tests, when they exist.
-if [ -f test/gateway/run.sh ]; then
-	out=$tmp/gateway.out
-	BB_CLUSTER_DIR=$cluster PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER \
-		bash test/gateway/run.sh 2>&1 | tee "$out"
+# Run a suite script whose last line is "N passed, M failed"; a script that
+# fails without saying how much counts as one failure.
+bb_suite() {
+	local label=$1 out=$tmp/$1.out line p f rc
+	shift
+	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 	if [ -n "$line" ]; then
@@ -202,13 +203,32 @@ if [ -f test/gateway/run.sh ]; then
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			f=1
 		fi
-		bb_count gateway "$p" "$f"
+		bb_count "$label" "$p" "$f"
 	elif [ "$rc" -eq 0 ]; then
-		bb_count gateway 1 0
+		bb_count "$label" 1 0
 	else
-		bb_count gateway 0 1
+		bb_count "$label" 0 1
 	fi
+}
+
+# A free loopback port in 20000..32767 for a server a suite starts.
+bb_free_port() {
+	local port
+	while :; do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+		bb_port_free "$port" && break
+	done
+	echo "$port"
+}
+
+# The gateway against the test cluster.
+if [ -f test/gateway/run.sh ]; then
+	bb_suite gateway bash test/gateway/run.sh
 fi
+
+# `make run` in a scratch directory, and the commands it prints.
+BB_PORT=$(bb_free_port) BB_GATEWAY_PORT=$(bb_free_port) \
+	bb_suite run bash test/run/walkthrough.sh
 
 bb_summary
 [ "$failed" -eq 0 ]

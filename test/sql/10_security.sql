@@ -68,7 +68,7 @@ SET LOCAL ROLE bluebricks_owner;
 SET LOCAL request.jwt.claims = '{"sub": "ann", "org": "org-a", "permissions": ["read:task"]}';
 SELECT task_id, organization FROM bluebricks.task ORDER BY task_id;
 SELECT count(*) AS deployments FROM bluebricks.deployment;
-SELECT DISTINCT task_id FROM bluebricks.stage_history;
+SELECT DISTINCT task_id FROM bluebricks.stage_history ORDER BY 1;
 ROLLBACK;
 BEGIN;
 SET LOCAL ROLE bluebricks_owner;
