@@ -6,6 +6,8 @@
 # bb_cluster_start DIR PORT  initdb DIR if it holds no cluster, then start it
 #                            listening on 127.0.0.1:PORT and on a socket in
 #                            DIR/socket; exports PGHOST, PGPORT, PGUSER.
+#                            The cluster's bluebricks.secret_key_file is
+#                            DIR/secret-keys, made with one random key.
 # bb_cluster_stop DIR        fast shutdown, if running.
 
 BB_PGBIN=${BB_PGBIN:-$(pg_config --bindir)}
@@ -38,10 +40,24 @@ synchronous_commit = on
 max_prepared_transactions = 10
 CONF
 	fi
+	bb_secret_keys "$dir"
 	bb_as_owner "$BB_PGBIN/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
 		-o "-p $port" start >/dev/null \
 		|| { tail -20 "$dir/server.log" >&2; return 1; }
 	export PGHOST=$dir/socket PGPORT=$port PGUSER=postgres
+}
+
+# Give the cluster in DIR a key file for task secrets, once.
+bb_secret_keys() {
+	local dir=$1 keys=$1/secret-keys
+	if [ ! -s "$keys" ]; then
+		( umask 077
+		  printf 'key1 %s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+			>"$keys" )
+		[ "$(id -u)" = 0 ] && chown postgres: "$keys"
+	fi
+	grep -q '^bluebricks.secret_key_file' "$dir/data/postgresql.conf" ||
+		echo "bluebricks.secret_key_file = '$keys'" >>"$dir/data/postgresql.conf"
 }
 
 bb_cluster_stop() {

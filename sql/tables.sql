@@ -180,7 +180,7 @@ CREATE TABLE bluebricks.task (
 	environment_id uuid NOT NULL REFERENCES bluebricks.environment (id),
 	stage bluebricks.stage NOT NULL DEFAULT 'pending',
 	props jsonb,
-	secrets jsonb CHECK (jsonb_typeof(secrets) = 'object'),
+	secrets bytea,
 	decryption_key_id text,
 	error text,
 	entered timestamptz[] NOT NULL DEFAULT '{}',
@@ -211,9 +211,9 @@ COMMENT ON COLUMN bluebricks.task.stage IS
 	'Current stage, changed only along the stage machine.';
 COMMENT ON COLUMN bluebricks.task.props IS 'Free-form task properties.';
 COMMENT ON COLUMN bluebricks.task.secrets IS
-	'Secrets handed to the runner, as a JSON object.';
+	'Secrets handed to the runner: a JSON object sealed with AES-256-GCM.';
 COMMENT ON COLUMN bluebricks.task.decryption_key_id IS
-	'Key that decrypts the secrets.';
+	'Id of the key in bluebricks.secret_key_file that seals the secrets.';
 COMMENT ON COLUMN bluebricks.task.error IS
 	'Error text given with the latest stage change.';
 COMMENT ON COLUMN bluebricks.task.entered IS

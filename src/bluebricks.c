@@ -4,7 +4,8 @@
  *	  Module entry of bluebricks_task.
  *
  * The extension keeps no state across transactions beyond caches of
- * catalog look-ups, so loading it only declares the module.
+ * catalog look-ups and keys, so loading it only declares the module and
+ * its one setting.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,4 +13,15 @@
 
 #include "fmgr.h"
 
+#include "secrets.h"
+
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Define the extension's settings. */
+void
+_PG_init(void)
+{
+	bb_secrets_init();
+}

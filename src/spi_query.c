@@ -57,6 +57,12 @@ bb_param_jsonb(BbParams *p, Jsonb *value)
 }
 
 void
+bb_param_bytea(BbParams *p, bytea *value)
+{
+	param_add(p, BYTEAOID, PointerGetDatum(value), value == NULL);
+}
+
+void
 bb_param_timestamp(BbParams *p, TimestampTz value, bool isnull)
 {
 	param_add(p, TIMESTAMPTZOID, TimestampTzGetDatum(value), isnull);

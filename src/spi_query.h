@@ -44,6 +44,7 @@ extern void bb_param_uuid(BbParams *p, const pg_uuid_t *value);
 extern void bb_param_bool(BbParams *p, bool value);
 extern void bb_param_int(BbParams *p, int32 value);
 extern void bb_param_jsonb(BbParams *p, Jsonb *value);
+extern void bb_param_bytea(BbParams *p, bytea *value);
 extern void bb_param_timestamp(BbParams *p, TimestampTz value, bool isnull);
 
 /*

@@ -23,6 +23,7 @@
 #include "json_in.h"
 #include "json_out.h"
 #include "request.h"
+#include "secrets.h"
 #include "spi_query.h"
 #include "task.h"
 
@@ -159,6 +160,21 @@ environment_field(JsonbContainer *doc, pg_uuid_t *env)
 						 "with the task.")));
 }
 
+/* Add the sealed secrets and their key id to the task's parameters. */
+static void
+secrets_fields(JsonbContainer *doc, const pg_uuid_t *task_id, BbParams *p)
+{
+	char	   *key_id = bb_jtext(doc, "", "decryptionKeyId", false);
+	const char *used = key_id;
+	bytea	   *sealed = NULL;
+
+	if (bb_jobject(doc, "", "secrets", false) != NULL)
+		sealed = bb_secrets_encrypt(task_id, bb_jjsonb(doc, "secrets"),
+									key_id, &used);
+	bb_param_bytea(p, sealed);
+	bb_param_text(p, used);
+}
+
 /*
  * bluebricks.create_task(task jsonb) RETURNS uuid
  *
@@ -185,8 +201,6 @@ bb_create_task(PG_FUNCTION_ARGS)
 	if (stage && strcmp(stage, "pending") != 0)
 		bb_field_error("", "stage", "must be \"pending\"",
 					   "A task always starts pending.");
-	if (bb_jfind(root, "secrets"))
-		(void) bb_jobject(root, "", "secrets", false);
 	deployments = bb_jarray(root, "", "deployments");
 
 	SPI_connect();
@@ -198,8 +212,7 @@ bb_create_task(PG_FUNCTION_ARGS)
 	environment_field(root, &env);
 	bb_param_uuid(&p, &env);
 	bb_param_jsonb(&p, bb_jjsonb(root, "props"));
-	bb_param_jsonb(&p, bb_jjsonb(root, "secrets"));
-	bb_param_text(&p, bb_jtext(root, "", "decryptionKeyId", false));
+	secrets_fields(root, task_id, &p);
 	if (bb_query_run(&insert_task, &p, false, SPI_OK_INSERT) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_BB_DUPLICATE_TASK),
@@ -291,6 +304,8 @@ bb_task(PG_FUNCTION_ARGS)
 	pg_uuid_t	holder;
 	bool		has_holder;
 	bool		lease_live;
+	Datum		sealed;
+	bool		no_secrets;
 
 	bb_require_permission("read:task");
 	initStringInfo(&buf);
@@ -318,8 +333,11 @@ bb_task(PG_FUNCTION_ARGS)
 	has_holder = bb_col_uuid(0, 10, &holder);
 	lease_live = bb_col_bool(0, 11);
 	bb_json_key(&buf, "secrets", false);
-	if (secrets_visible(has_holder, &holder, lease_live))
-		bb_json_jsonb(&buf, bb_col_jsonb(0, 8));
+	sealed = bb_col_datum(0, 8, &no_secrets);
+	if (!no_secrets && secrets_visible(has_holder, &holder, lease_live))
+		bb_json_jsonb(&buf, bb_secrets_decrypt(task_id,
+											   DatumGetByteaPP(sealed),
+											   bb_col_text(0, 9)));
 	else
 		appendStringInfoString(&buf, "null");
 	bb_json_key(&buf, "decryptionKeyId", false);

@@ -17,12 +17,21 @@ SELECT bluebricks.create_task('{
   "organization": "o2",
   "environment": "02000000-0000-4000-8000-0000000000e0",
   "props": {"region": "eu"}, "secrets": {"TOKEN": "s3cret"},
-  "decryptionKeyId": "key-1"}');
+  "decryptionKeyId": "key1"}');
 
+-- Secrets are sealed at rest: the column holds no plaintext.
 SELECT task_id, command, plan_only, user_name, organization, environment_id,
-	   stage, props, secrets, decryption_key_id, error, state_counts,
+	   stage, props, substr(secrets, 1, 3) AS sealed_form,
+	   position('s3cret'::bytea IN secrets) AS plaintext_at,
+	   decryption_key_id, error, state_counts,
 	   runner_id, lease_token_hash, lease_expires, lease_duration
 FROM bluebricks.task WHERE task_id = '02000000-0000-4000-8000-000000000001';
+
+-- A key the server does not hold is refused.
+SELECT bluebricks.create_task('{
+  "command": "install", "organization": "o2",
+  "environment": "02000000-0000-4000-8000-0000000000e0",
+  "secrets": {"TOKEN": "s3cret"}, "decryptionKeyId": "no-such-key"}');
 
 -- INSERT stamps entered[pending] with created and leaves the rest empty.
 SELECT entered[1] = created AS pending_stamped,

@@ -134,16 +134,19 @@ WHERE r.type <> g.type
 ORDER BY 1;
 
 -- The document is given back as it was posted, the deployment it embeds
--- included.
-SELECT g.doc = r.doc AS identical,
-	   (g.doc - 'deployments') = (r.doc - 'deployments') AS same_task,
+-- included, but for decryptionKeyId: it names the server's key that seals
+-- the secrets.
+SELECT (g.doc - 'decryptionKeyId') = (r.doc - 'decryptionKeyId') AS identical,
+	   g.doc ->> 'decryptionKeyId' AS key_id,
+	   (g.doc - '{deployments,decryptionKeyId}'::text[]) =
+		   (r.doc - '{deployments,decryptionKeyId}'::text[]) AS same_task,
 	   g.doc -> 'environment' = r.doc -> 'environment' AS same_environment,
 	   g.doc ->> 'stage' AS stage,
 	   g.doc -> 'environment' ->> 'created' AS environment_created
 FROM got g, reference r;
 SELECT key, g.doc -> key AS got, r.doc -> key AS reference
 FROM got g, reference r, jsonb_object_keys(r.doc) key
-WHERE g.doc -> key IS DISTINCT FROM r.doc -> key
+WHERE g.doc -> key IS DISTINCT FROM r.doc -> key AND key <> 'decryptionKeyId'
 ORDER BY key;
 
 -- A deployment added as POST /deployments takes it renders in the shape of
