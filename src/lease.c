@@ -135,18 +135,6 @@ static BbQuery q_pending_any = BB_QUERY(
 	"ORDER BY created, task_id "
 	"LIMIT $1");
 
-/* Append a parameter of a type spi_query.h has no helper for. */
-static void
-param_datum(BbParams *p, Oid type, Datum value, bool isnull)
-{
-	if (p->n >= BB_MAX_PARAMS)
-		elog(ERROR, "too many parameters for one statement");
-	p->types[p->n] = type;
-	p->values[p->n] = value;
-	p->nulls[p->n] = isnull ? 'n' : ' ';
-	p->n++;
-}
-
 /* A bytea holding a hash. */
 static bytea *
 hash_bytea(const uint8 hash[BB_HASH_LEN])
@@ -346,7 +334,7 @@ lapse_planning(void)
 			}
 			arr = construct_array(ids, (int) n, UUIDOID, UUID_LEN, false,
 								  TYPALIGN_CHAR);
-			param_datum(&p, UUIDARRAYOID, PointerGetDatum(arr), false);
+			bb_param_datum(&p, UUIDARRAYOID, PointerGetDatum(arr), false);
 			(void) bb_query_run(&q_lapse_planning_deployments, &p, false,
 								SPI_OK_UPDATE);
 		}
@@ -492,7 +480,7 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 	org = runner_scope(runner, &envs, &envs_null);
 
 	bb_param_text(&p, org);
-	param_datum(&p, UUIDARRAYOID, envs, envs_null);
+	bb_param_datum(&p, UUIDARRAYOID, envs, envs_null);
 	bb_param_int(&p, lim);
 	n = bb_query_run(&q_claim_pick, &p, false, SPI_OK_SELECT);
 	if (n > 0)
@@ -516,17 +504,17 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 			hashes[i] = PointerGetDatum(hash_bytea(hash));
 		}
 		bb_param_uuid(&g, runner);
-		param_datum(&g, UUIDARRAYOID,
+		bb_param_datum(&g, UUIDARRAYOID,
 					PointerGetDatum(construct_array(ids, (int) n, UUIDOID,
 													UUID_LEN, false,
 													TYPALIGN_CHAR)),
 					false);
-		param_datum(&g, BYTEAARRAYOID,
+		bb_param_datum(&g, BYTEAARRAYOID,
 					PointerGetDatum(construct_array(hashes, (int) n, BYTEAOID,
 													-1, false,
 													TYPALIGN_INT)),
 					false);
-		param_datum(&g, INTERVALOID, IntervalPGetDatum(lease), false);
+		bb_param_datum(&g, INTERVALOID, IntervalPGetDatum(lease), false);
 		granted = bb_query_run(&q_claim_grant, &g, false, SPI_OK_INSERT);
 		if (granted != n)
 			elog(ERROR, "claimed " UINT64_FORMAT " tasks but granted "
@@ -591,7 +579,7 @@ bb_pending_tasks(PG_FUNCTION_ARGS)
 		char	   *org = runner_scope(&runner, &envs, &envs_null);
 
 		bb_param_text(&p, org);
-		param_datum(&p, UUIDARRAYOID, envs, envs_null);
+		bb_param_datum(&p, UUIDARRAYOID, envs, envs_null);
 		bb_param_int(&p, lim);
 		n = bb_query_run(&q_pending_for_runner, &p, false, SPI_OK_SELECT);
 	}

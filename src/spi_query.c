@@ -12,9 +12,9 @@
 
 #include "spi_query.h"
 
-/* Append one parameter. */
-static void
-param_add(BbParams *p, Oid type, Datum value, bool isnull)
+/* Append one parameter of any type. */
+void
+bb_param_datum(BbParams *p, Oid type, Datum value, bool isnull)
 {
 	if (p->n >= BB_MAX_PARAMS)
 		elog(ERROR, "too many parameters for one statement");
@@ -27,7 +27,7 @@ param_add(BbParams *p, Oid type, Datum value, bool isnull)
 void
 bb_param_text(BbParams *p, const char *value)
 {
-	param_add(p, TEXTOID,
+	bb_param_datum(p, TEXTOID,
 			  value ? PointerGetDatum(cstring_to_text(value)) : (Datum) 0,
 			  value == NULL);
 }
@@ -35,37 +35,37 @@ bb_param_text(BbParams *p, const char *value)
 void
 bb_param_uuid(BbParams *p, const pg_uuid_t *value)
 {
-	param_add(p, UUIDOID, UUIDPGetDatum(value), value == NULL);
+	bb_param_datum(p, UUIDOID, UUIDPGetDatum(value), value == NULL);
 }
 
 void
 bb_param_bool(BbParams *p, bool value)
 {
-	param_add(p, BOOLOID, BoolGetDatum(value), false);
+	bb_param_datum(p, BOOLOID, BoolGetDatum(value), false);
 }
 
 void
 bb_param_int(BbParams *p, int32 value)
 {
-	param_add(p, INT4OID, Int32GetDatum(value), false);
+	bb_param_datum(p, INT4OID, Int32GetDatum(value), false);
 }
 
 void
 bb_param_jsonb(BbParams *p, Jsonb *value)
 {
-	param_add(p, JSONBOID, JsonbPGetDatum(value), value == NULL);
+	bb_param_datum(p, JSONBOID, JsonbPGetDatum(value), value == NULL);
 }
 
 void
 bb_param_bytea(BbParams *p, bytea *value)
 {
-	param_add(p, BYTEAOID, PointerGetDatum(value), value == NULL);
+	bb_param_datum(p, BYTEAOID, PointerGetDatum(value), value == NULL);
 }
 
 void
 bb_param_timestamp(BbParams *p, TimestampTz value, bool isnull)
 {
-	param_add(p, TIMESTAMPTZOID, TimestampTzGetDatum(value), isnull);
+	bb_param_datum(p, TIMESTAMPTZOID, TimestampTzGetDatum(value), isnull);
 }
 
 /* Run q with the parameters; returns SPI_processed. */

@@ -39,6 +39,7 @@ typedef struct BbParams
 
 #define BB_QUERY(sqltext) {(sqltext), NULL}
 
+extern void bb_param_datum(BbParams *p, Oid type, Datum value, bool isnull);
 extern void bb_param_text(BbParams *p, const char *value);
 extern void bb_param_uuid(BbParams *p, const pg_uuid_t *value);
 extern void bb_param_bool(BbParams *p, bool value);
