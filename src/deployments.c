@@ -635,6 +635,35 @@ apply_action(const pg_uuid_t *task_id, const BbTaskHead *head, BatchItem *item)
 	}
 }
 
+/*
+ * Apply one item's action; an error it raises, from the stage machine or
+ * the dependency gate, has the field's name put in front of its message,
+ * so that a client which sees only the message knows the item.  The error
+ * is re-thrown at once: nothing runs between catching and re-throwing.
+ */
+static void
+apply_action_named(const pg_uuid_t *task_id, const BbTaskHead *head,
+				   BatchItem *item, const char *field)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		apply_action(task_id, head, item);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->message = psprintf("field \"%s\": %s", field, edata->message);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
 /* qsort comparator: items by uniqueId, ties in input order. */
 static int
 compare_unique_ids(const void *a, const void *b)
@@ -725,7 +754,7 @@ bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 	for (int i = 0; i < n; i++)
 	{
 		errcb.arg = psprintf("%s[%d].action", path, i);
-		apply_action(task_id, head, &batch[i]);
+		apply_action_named(task_id, head, &batch[i], errcb.arg);
 	}
 	error_context_stack = errcb.previous;
 
