@@ -33,7 +33,7 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps run test bench
+.PHONY: deps run test bench soak
 deps:
 	scripts/deps.sh
 
@@ -45,6 +45,11 @@ run:
 
 test:
 	scripts/test.sh
+
+# Every test, with the load test's long mode: 8 and 32 runners, 2,000
+# tasks each, and every fault.
+soak:
+	BB_LOAD=long scripts/test.sh
 
 # The gateway has a make file of its own; these hook it into the targets
 # PGXS defines, which cannot take a second recipe.
@@ -58,3 +63,4 @@ gateway-install:
 	$(MAKE) -C gateway install PG_CONFIG=$(PG_CONFIG)
 gateway-clean:
 	$(MAKE) -C gateway clean
+	$(MAKE) -C test/load clean

@@ -33,6 +33,13 @@
 /* The OpenAPI document, compiled in from openapi.json. */
 extern const char gw_openapi_json[];
 
+/*
+ * Deepest nesting of arrays and objects accepted in a body; deeper bodies
+ * are refused before the database parses them, which would run out of
+ * stack (SQLSTATE 54001) on tens of thousands of levels.
+ */
+#define GW_JSON_MAX_DEPTH 512
+
 /* Attempts of a transaction that failed to serialize or deadlocked. */
 #define GW_MAX_ATTEMPTS 3
 
@@ -487,6 +494,12 @@ check_body(const GwApiRequest *req, GwReply *reply)
 	if (!gw_valid_utf8(req->body, req->body_len))
 	{
 		invalid_input(reply, "the request body is not valid UTF-8 text");
+		return false;
+	}
+	if (!gw_json_depth_ok(req->body, req->body_len, GW_JSON_MAX_DEPTH))
+	{
+		invalid_input(reply, "the request body nests arrays and objects "
+					  "more than 512 levels deep");
 		return false;
 	}
 	return true;

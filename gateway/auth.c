@@ -9,7 +9,9 @@
  * let an HS256 token be checked against an RSA public key used as an HMAC
  * secret.  libjwt then verifies the signature, and the algorithm it saw is
  * checked again.  Claims (org, exp, nbf, permissions) are read from the
- * payload as sent, which is also what the database receives.
+ * payload as sent, which is also what the database receives; so a token
+ * with "role": "runner" is refused, since the database would take its
+ * bearer for the runner it names: runners sign in with Basic credentials.
  *
  *-------------------------------------------------------------------------
  */
@@ -208,6 +210,13 @@ parse_bearer(const char *token, GwAuth *auth, const char **why)
 	if (!json_is_string(v) || json_string_length(v) == 0)
 	{
 		*why = "the bearer token has no \"org\" claim";
+		goto invalid;
+	}
+	v = json_object_get(claims, "role");
+	if (json_is_string(v) && strcmp(json_string_value(v), "runner") == 0)
+	{
+		*why = "the bearer token claims the runner role, which only Basic "
+			"credentials carry";
 		goto invalid;
 	}
 

@@ -10,8 +10,8 @@
  * that task's lease token.  Bearer tokens are verified here in full: HS256
  * with the configured secret or RS256 with the configured public key (alg
  * "none" and every other algorithm refused), exp and nbf enforced, an
- * "org" claim required.  Their payload is passed to the database verbatim
- * as request.jwt.claims.
+ * "org" claim required and "role": "runner" refused.  Their payload is
+ * passed to the database verbatim as request.jwt.claims.
  *
  *-------------------------------------------------------------------------
  */

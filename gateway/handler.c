@@ -17,6 +17,10 @@
  * its end, unless the body goes on past a few times the limit: then the
  * 413 is sent and the connection closed at once.
  *
+ * Paths are matched after percent-decoding, but an escaped slash (%2F) is
+ * not decoded, so it never separates segments, and neither is an escaped
+ * NUL (%00), which would otherwise end the path early.
+ *
  *-------------------------------------------------------------------------
  */
 #include "handler.h"
@@ -241,6 +245,15 @@ gw_handle_request(void *cls, struct MHD_Connection *connection,
 	req->queued = true;
 	return gw_respond(connection, &req->reply, req->request_id,
 					  atomic_load(&gw_shutting_down));
+}
+
+/* Decode a path or query argument for libmicrohttpd. */
+size_t
+gw_unescape(void *cls, struct MHD_Connection *connection, char *s)
+{
+	(void) cls;
+	(void) connection;
+	return gw_percent_decode(s);
 }
 
 /* Log and free a finished request. */

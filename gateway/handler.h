@@ -28,6 +28,13 @@ extern enum MHD_Result gw_handle_request(void *cls,
 										 size_t *upload_data_size,
 										 void **con_cls);
 
+/*
+ * MHD_UnescapeCallback of the daemon: decodes the path and query
+ * arguments, leaving %2F and %00 encoded (see gw_percent_decode()).
+ */
+extern size_t gw_unescape(void *cls, struct MHD_Connection *connection,
+						  char *s);
+
 /* MHD_RequestCompletedCallback of the daemon: logs and frees a request. */
 extern void gw_request_completed(void *cls,
 								 struct MHD_Connection *connection,

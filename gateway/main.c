@@ -164,6 +164,7 @@ main(int argc, char **argv)
 							  (unsigned int) gw_config.request_timeout,
 							  MHD_OPTION_NOTIFY_COMPLETED,
 							  gw_request_completed, NULL,
+							  MHD_OPTION_UNESCAPE_CALLBACK, gw_unescape, NULL,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
 	{

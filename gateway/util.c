@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * gateway/util.c
- *	  Small helpers of bluebricks-gateway: base64, UUID and UTF-8 checks,
- *	  monotonic time and request ids.
+ *	  Small helpers of bluebricks-gateway: base64, UUID, UTF-8 and JSON
+ *	  depth checks, percent-decoding, monotonic time and request ids.
  *
  * Request ids are a random 32-bit prefix chosen at start followed by a
  * 32-bit counter, so they are unique within a process and unlikely to
@@ -157,6 +157,76 @@ gw_valid_utf8(const char *s, size_t len)
 		i += follow + 1;
 	}
 	return true;
+}
+
+/* Whether s[0..len) nests no deeper than max_depth. */
+bool
+gw_json_depth_ok(const char *s, size_t len, int max_depth)
+{
+	int			depth = 0;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > max_depth)
+				return false;
+		}
+		else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+	}
+	return true;
+}
+
+/* Value of one hexadecimal digit, or -1. */
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode %XX escapes in place, keeping %2F and %00 as they are. */
+size_t
+gw_percent_decode(char *s)
+{
+	char	   *r = s;
+	char	   *w = s;
+
+	while (*r != '\0')
+	{
+		int			hi;
+		int			lo;
+
+		if (r[0] == '%' && (hi = hex_digit(r[1])) >= 0 &&
+			(lo = hex_digit(r[2])) >= 0 && hi * 16 + lo != 0 &&
+			hi * 16 + lo != '/')
+		{
+			*w++ = (char) (hi * 16 + lo);
+			r += 3;
+		}
+		else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t) (w - s);
 }
 
 /* Milliseconds on the monotonic clock. */

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * gateway/util.h
- *	  Small helpers of bluebricks-gateway: base64, UUID and UTF-8 checks,
- *	  monotonic time and request ids.
+ *	  Small helpers of bluebricks-gateway: base64, UUID, UTF-8 and JSON
+ *	  depth checks, percent-decoding, monotonic time and request ids.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +28,21 @@ extern bool gw_is_uuid(const char *s);
 
 /* Whether the len bytes at s are valid UTF-8 without any NUL byte. */
 extern bool gw_valid_utf8(const char *s, size_t len);
+
+/*
+ * Whether the JSON text s[0..len) nests arrays and objects at most
+ * max_depth deep (brackets inside strings do not count).  Says nothing of
+ * whether the text is valid JSON otherwise.
+ */
+extern bool gw_json_depth_ok(const char *s, size_t len, int max_depth);
+
+/*
+ * Decode the %XX escapes of a NUL-terminated path or query component in
+ * place, except %2F and %00: an escaped slash stays text, not a segment
+ * separator, and an escaped NUL cannot cut the string short.  Returns the
+ * new length.
+ */
+extern size_t gw_percent_decode(char *s);
 
 /* Milliseconds on the monotonic clock. */
 extern double gw_now_ms(void);

@@ -226,6 +226,11 @@ if [ -f test/gateway/run.sh ]; then
 	bb_suite gateway bash test/gateway/run.sh
 fi
 
+# Load with faults: short by default, BB_LOAD=long for `make soak`.
+if [ -f test/load/run.sh ]; then
+	BB_LOAD=${BB_LOAD:-short} bb_suite load bash test/load/run.sh
+fi
+
 # `make run` in a scratch directory, and the commands it prints.
 BB_PORT=$(bb_free_port) BB_GATEWAY_PORT=$(bb_free_port) \
 	bb_suite run bash test/run/walkthrough.sh

@@ -357,6 +357,7 @@ CREATE TABLE bluebricks.claim_log (
 	runner_id uuid NOT NULL,
 	claimed timestamptz NOT NULL,
 	expires timestamptz NOT NULL,
+	token_hash bytea NOT NULL CHECK (length(token_hash) = 32),
 	PRIMARY KEY (task_id, seq)
 );
 COMMENT ON TABLE bluebricks.claim_log IS
@@ -365,5 +366,7 @@ COMMENT ON COLUMN bluebricks.claim_log.task_id IS 'Task leased.';
 COMMENT ON COLUMN bluebricks.claim_log.seq IS 'Order of claims.';
 COMMENT ON COLUMN bluebricks.claim_log.runner_id IS 'Runner that got it.';
 COMMENT ON COLUMN bluebricks.claim_log.claimed IS 'When it was granted.';
+COMMENT ON COLUMN bluebricks.claim_log.token_hash IS
+	'SHA-256 of the lease token, to tell a stale token from a wrong one.';
 COMMENT ON COLUMN bluebricks.claim_log.expires IS
 	'Expiry as first granted.';

@@ -70,7 +70,15 @@ static BbQuery q_lapse_installing = BB_QUERY(
 	"WHERE t.task_id IN (SELECT task_id FROM bluebricks.task "
 	"                    WHERE lease_expires <= now() "
 	"                      AND stage = 'installing' "
-	"                    FOR UPDATE SKIP LOCKED)");
+	"                    FOR UPDATE SKIP LOCKED) "
+	"RETURNING t.task_id");
+
+/* An apply cut short leaves its deployments in an unknown state too. */
+static BbQuery q_lapse_installing_deployments = BB_QUERY(
+	"UPDATE bluebricks.deployment d SET stage = 'error', error = t.error "
+	"FROM bluebricks.task t "
+	"WHERE d.task_id = ANY ($1) AND t.task_id = d.task_id "
+	"  AND d.stage NOT IN ('completed', 'canceled', 'error')");
 
 static BbQuery q_lapse_planning = BB_QUERY(
 	"UPDATE bluebricks.task t "
@@ -82,9 +90,11 @@ static BbQuery q_lapse_planning = BB_QUERY(
 	"                    FOR UPDATE SKIP LOCKED) "
 	"RETURNING t.task_id");
 
+/* Re-planning starts from scratch: the plans made so far are dropped. */
 static BbQuery q_lapse_planning_deployments = BB_QUERY(
 	"UPDATE bluebricks.deployment SET stage = 'pending' "
-	"WHERE task_id = ANY ($1) AND stage = 'planning'");
+	"WHERE task_id = ANY ($1) "
+	"  AND stage IN ('planning', 'planned', 'no_change')");
 
 static BbQuery q_lapse_rest = BB_QUERY(
 	"UPDATE bluebricks.task t "
@@ -115,9 +125,10 @@ static BbQuery q_claim_grant = BB_QUERY(
 	"      lease_expires = now() + $4, lease_duration = $4 "
 	"  FROM unnest($2::uuid[], $3::bytea[]) AS c (task_id, hash) "
 	"  WHERE t.task_id = c.task_id "
-	"  RETURNING t.task_id, t.lease_expires) "
-	"INSERT INTO bluebricks.claim_log (task_id, runner_id, claimed, expires) "
-	"SELECT task_id, $1, now(), lease_expires FROM granted");
+	"  RETURNING t.task_id, t.lease_expires, t.lease_token_hash) "
+	"INSERT INTO bluebricks.claim_log "
+	"  (task_id, runner_id, claimed, expires, token_hash) "
+	"SELECT task_id, $1, now(), lease_expires, lease_token_hash FROM granted");
 
 static BbQuery q_pending_for_runner = BB_QUERY(
 	"SELECT task_id, stage::text FROM bluebricks.task "
@@ -306,9 +317,47 @@ bb_lease_fence(const pg_uuid_t *task_id, const char *token)
 }
 
 /*
- * Move lapsed planning tasks and their planning deployments back to
- * pending (SPI connected); returns how many tasks.  The stage machine
- * allows that move only while bb_stage_lease_override is set.
+ * Run q over the tasks whose ids the last statement returned in its first
+ * column (SPI connected).
+ */
+static void
+for_returned_tasks(BbQuery *q, uint64 n)
+{
+	Datum	   *ids = palloc(n * sizeof(Datum));
+	BbParams	p = {0};
+	ArrayType  *arr;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = bb_col_datum(i, 1, &isnull);
+	}
+	arr = construct_array(ids, (int) n, UUIDOID, UUID_LEN, false,
+						  TYPALIGN_CHAR);
+	bb_param_datum(&p, UUIDARRAYOID, PointerGetDatum(arr), false);
+	(void) bb_query_run(q, &p, false, SPI_OK_UPDATE);
+}
+
+/*
+ * Move lapsed installing tasks and their unfinished deployments to error
+ * (SPI connected); returns how many tasks.
+ */
+static uint64
+lapse_installing(void)
+{
+	uint64		n = bb_query_run(&q_lapse_installing, NULL, false,
+								 SPI_OK_UPDATE_RETURNING);
+
+	if (n > 0)
+		for_returned_tasks(&q_lapse_installing_deployments, n);
+	return n;
+}
+
+/*
+ * Move lapsed planning tasks and their deployments that are not final back
+ * to pending (SPI connected); returns how many tasks.  The stage machine
+ * allows those moves only while bb_stage_lease_override is set.
  */
 static uint64
 lapse_planning(void)
@@ -321,23 +370,7 @@ lapse_planning(void)
 		n = bb_query_run(&q_lapse_planning, NULL, false,
 						 SPI_OK_UPDATE_RETURNING);
 		if (n > 0)
-		{
-			Datum	   *ids = palloc(n * sizeof(Datum));
-			BbParams	p = {0};
-			ArrayType  *arr;
-
-			for (uint64 i = 0; i < n; i++)
-			{
-				bool		isnull;
-
-				ids[i] = bb_col_datum(i, 1, &isnull);
-			}
-			arr = construct_array(ids, (int) n, UUIDOID, UUID_LEN, false,
-								  TYPALIGN_CHAR);
-			bb_param_datum(&p, UUIDARRAYOID, PointerGetDatum(arr), false);
-			(void) bb_query_run(&q_lapse_planning_deployments, &p, false,
-								SPI_OK_UPDATE);
-		}
+			for_returned_tasks(&q_lapse_planning_deployments, n);
 	}
 	PG_FINALLY();
 	{
@@ -355,7 +388,7 @@ bb_expire_leases_internal(void)
 
 	if (bb_query_run(&q_any_lapsed, NULL, false, SPI_OK_SELECT) == 0)
 		return 0;
-	total += bb_query_run(&q_lapse_installing, NULL, false, SPI_OK_UPDATE);
+	total += lapse_installing();
 	total += lapse_planning();
 	total += bb_query_run(&q_lapse_rest, NULL, false, SPI_OK_UPDATE);
 	if (total > 0)

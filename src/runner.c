@@ -56,6 +56,17 @@ static BbQuery q_task_login = BB_QUERY(
 	"SELECT runner_id, organization, lease_token_hash FROM bluebricks.task "
 	"WHERE task_id = $1 AND lease_expires > now()");
 
+static BbQuery q_token_granted_before = BB_QUERY(
+	"SELECT 1 FROM bluebricks.claim_log WHERE task_id = $1 AND token_hash = $2");
+
+/* What a pair of Basic credentials turned out to be. */
+typedef enum Credentials
+{
+	CREDENTIALS_BAD,			/* match nothing */
+	CREDENTIALS_OK,				/* a runner, or a live lease's token */
+	CREDENTIALS_STALE			/* a token of a lease that is over */
+} Credentials;
+
 /* Raise BB005 for a bad argument of create_runner. */
 static void
 runner_field_error(const char *message, const char *detail)
@@ -221,11 +232,51 @@ stored_hash_matches(Datum stored, bool isnull, const uint8 given[BB_HASH_LEN])
 	return bb_hash_equal((const uint8 *) VARDATA_ANY(b), given);
 }
 
+/* Append a runner's claims; task is the task signed in for, or NULL. */
+static void
+append_runner_claims(StringInfo buf, const pg_uuid_t *runner,
+					 const char *org, const pg_uuid_t *task)
+{
+	char	   *runner_text = bb_uuid_text(runner);
+
+	appendStringInfoChar(buf, '{');
+	bb_json_key(buf, "role", true);
+	bb_json_string(buf, "runner");
+	bb_json_key(buf, "sub", false);
+	appendStringInfo(buf, "\"runner:%s\"", runner_text);
+	bb_json_key(buf, "runner", false);
+	bb_json_string(buf, runner_text);
+	bb_json_key(buf, "org", false);
+	bb_json_string(buf, org);
+	if (task)
+	{
+		bb_json_key(buf, "task", false);
+		bb_json_uuid(buf, task);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/* Whether a claim of the task once granted the token hashed as given. */
+static bool
+token_granted_before(const pg_uuid_t *task, const uint8 *given)
+{
+	BbParams	p = {0};
+	bytea	   *hash = palloc(VARHDRSZ + BB_HASH_LEN);
+
+	SET_VARSIZE(hash, VARHDRSZ + BB_HASH_LEN);
+	memcpy(VARDATA(hash), given, BB_HASH_LEN);
+	bb_param_uuid(&p, task);
+	bb_param_bytea(&p, hash);
+	return bb_query_run(&q_token_granted_before, &p, false,
+						SPI_OK_SELECT) > 0;
+}
+
 /*
  * Check the credentials (SPI connected) and append the claims they stand
- * for to buf; false when they are not valid.
+ * for to buf.  A task id with a token of one of its earlier leases is
+ * told apart, so that a late runner learns its lease is gone.
  */
-static bool
+static Credentials
 check_credentials(const char *username, const char *password,
 				  StringInfo buf)
 {
@@ -235,7 +286,6 @@ check_credentials(const char *username, const char *password,
 	pg_uuid_t	runner;
 	bool		isnull;
 	Datum		stored;
-	char	   *runner_text;
 
 	bb_sha256(password, strlen(password), given);
 
@@ -245,45 +295,27 @@ check_credentials(const char *username, const char *password,
 		stored = bb_col_datum(0, 3, &isnull);
 		if (!stored_hash_matches(stored, isnull, given) ||
 			!bb_col_uuid(0, 1, &runner))
-			return false;
-		runner_text = bb_uuid_text(&runner);
-		appendStringInfoChar(buf, '{');
-		bb_json_key(buf, "role", true);
-		bb_json_string(buf, "runner");
-		bb_json_key(buf, "sub", false);
-		appendStringInfo(buf, "\"runner:%s\"", runner_text);
-		bb_json_key(buf, "runner", false);
-		bb_json_string(buf, runner_text);
-		bb_json_key(buf, "org", false);
-		bb_json_string(buf, bb_col_text(0, 2));
-		appendStringInfoChar(buf, '}');
-		return true;
+			return CREDENTIALS_BAD;
+		append_runner_claims(buf, &runner, bb_col_text(0, 2), NULL);
+		return CREDENTIALS_OK;
 	}
 
 	if (!bb_parse_uuid(username, &task))
-		return false;
+		return CREDENTIALS_BAD;
 	p.n = 0;
 	bb_param_uuid(&p, &task);
-	if (bb_query_run(&q_task_login, &p, false, SPI_OK_SELECT) == 0)
-		return false;
-	stored = bb_col_datum(0, 3, &isnull);
-	if (!stored_hash_matches(stored, isnull, given) ||
-		!bb_col_uuid(0, 1, &runner))
-		return false;
-	runner_text = bb_uuid_text(&runner);
-	appendStringInfoChar(buf, '{');
-	bb_json_key(buf, "role", true);
-	bb_json_string(buf, "runner");
-	bb_json_key(buf, "sub", false);
-	appendStringInfo(buf, "\"runner:%s\"", runner_text);
-	bb_json_key(buf, "runner", false);
-	bb_json_string(buf, runner_text);
-	bb_json_key(buf, "org", false);
-	bb_json_string(buf, bb_col_text(0, 2));
-	bb_json_key(buf, "task", false);
-	bb_json_uuid(buf, &task);
-	appendStringInfoChar(buf, '}');
-	return true;
+	if (bb_query_run(&q_task_login, &p, false, SPI_OK_SELECT) == 1)
+	{
+		stored = bb_col_datum(0, 3, &isnull);
+		if (stored_hash_matches(stored, isnull, given) &&
+			bb_col_uuid(0, 1, &runner))
+		{
+			append_runner_claims(buf, &runner, bb_col_text(0, 2), &task);
+			return CREDENTIALS_OK;
+		}
+	}
+	return token_granted_before(&task, given) ?
+		CREDENTIALS_STALE : CREDENTIALS_BAD;
 }
 
 /*
@@ -299,7 +331,7 @@ bb_authenticate_basic(PG_FUNCTION_ARGS)
 	char	   *username = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *password = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	StringInfoData buf;
-	volatile bool ok = false;
+	volatile Credentials found = CREDENTIALS_BAD;
 
 	/* Built in the caller's context, so it outlives SPI_finish. */
 	initStringInfo(&buf);
@@ -309,7 +341,7 @@ bb_authenticate_basic(PG_FUNCTION_ARGS)
 		bb_request_authenticating = true;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		ok = check_credentials(username, password, &buf);
+		found = check_credentials(username, password, &buf);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -320,7 +352,14 @@ bb_authenticate_basic(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	explicit_bzero(password, strlen(password));
-	if (!ok)
+	if (found == CREDENTIALS_STALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_LEASE_CONFLICT),
+				 errmsg("the lease of task %s is over", username),
+				 errdetail("The token was granted by an earlier claim; the "
+						   "lease has lapsed or the task has moved on."),
+				 errhint("Claim a task again to get a fresh lease.")));
+	if (found != CREDENTIALS_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_BB_BAD_CREDENTIALS),
 				 errmsg("invalid credentials"),

@@ -265,8 +265,10 @@ stamp_insert(RowChanges *rc, HeapTuple tuple, TupleDesc desc)
 static bool
 move_allowed(BbStage from, BbStage to, const BbStageRules *rules)
 {
-	if (from == BB_STAGE_PLANNING && to == BB_STAGE_PENDING &&
-		bb_stage_lease_override)
+	/* Lease expiry sends a task and its plans back to pending. */
+	if (to == BB_STAGE_PENDING && bb_stage_lease_override &&
+		(from == BB_STAGE_PLANNING || from == BB_STAGE_PLANNED ||
+		 from == BB_STAGE_NO_CHANGE))
 		return true;
 	return bb_stage_move_allowed(from, to, rules);
 }

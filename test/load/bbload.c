@@ -16,8 +16,11 @@
  *              lapsed, and then call again, expecting 409.  It ends when
  *              no runner got work for idle-ms, or at max-seconds.
  * bbload slow  holds idle connections, connections that stall inside
- *              their headers and connections that send a body one byte a
- *              second, while it measures a normal request's latency.
+ *              their headers, that send their headers one byte a second,
+ *              and that send a body one byte a second (from --source, e.g.
+ *              127.0.0.2), while it measures the latency of a normal
+ *              request from 127.0.0.1 and notes when the gateway closed
+ *              each slow connection.
  *
  * Terms: an attempt is one HTTP exchange; a call is the attempts of one
  * logical request, retried while the reply is 503 or the wire failed.
@@ -29,8 +32,9 @@
  * body) or late_tt (signed in with the task's token);
  * target the stage asked for (for deploy, uid:action pairs); extra the
  * stage the reply reported, the deployment guids, or a claimed task's
- * id and stage (id:stage; none for an empty claim).  Times are microseconds since the epoch on the wall clock, the one
- * PostgreSQL's now() reads, so the checks can compare them.
+ * id and stage (id:stage; none for an empty claim).  Times are
+ * microseconds since the epoch on the wall clock, the one PostgreSQL's
+ * now() reads, so the checks can compare them.
  *
  *-------------------------------------------------------------------------
  */
@@ -78,6 +82,7 @@ typedef struct Task
 	char		id[37];
 	Kind		kind;
 	atomic_bool cancel_done;
+	atomic_bool stalled;		/* a staller took it: no second stall */
 } Task;
 
 typedef struct Runner
@@ -707,7 +712,8 @@ runner_main(void *arg)
 		if (run->staller && run->stall_phase < 2 &&
 			strcmp(stage_copy, "pending") == 0 &&
 			(j.task->kind == K_PLAIN || j.task->kind == K_FORCE ||
-			 j.task->kind == K_UNINSTALL || j.task->kind == K_FUNINSTALL))
+			 j.task->kind == K_UNINSTALL || j.task->kind == K_FUNINSTALL) &&
+			!atomic_exchange(&j.task->stalled, true))
 		{
 			if (stall(&j))
 				run->stall_phase++;
@@ -1084,7 +1090,10 @@ cmd_run(int argc, char **argv)
 	return 0;
 }
 
-/* Connect a socket to the gateway; -1 on failure. */
+/* Source address of the slow clients' sockets (NULL: any). */
+static const char *opt_source;
+
+/* Connect a socket to the gateway from opt_source; -1 on failure. */
 static int
 raw_connect(void)
 {
@@ -1093,6 +1102,14 @@ raw_connect(void)
 
 	if (fd < 0)
 		return -1;
+	if (opt_source != NULL)
+	{
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		if (inet_pton(AF_INET, opt_source, &sa.sin_addr) != 1 ||
+			bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+			die("cannot bind the slow clients' source address");
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(opt_port);
@@ -1105,49 +1122,112 @@ raw_connect(void)
 	return fd;
 }
 
-/* How many of fds the server has not closed yet (-1 entries skipped). */
-static int
-still_open(int *fds, int n)
+/* One kind of slow client: its sockets and when the server closed each. */
+typedef struct SlowGroup
 {
-	int			open = 0;
+	const char *name;
+	int			n;
+	int		   *fds;
+	int64_t    *closed_us;		/* 0 while open */
+	const char *head;			/* sent on connect (NULL: nothing) */
+	bool		drip;			/* then one more byte a second */
+} SlowGroup;
 
-	for (int i = 0; i < n; i++)
+/* Open a group's sockets and send their first bytes. */
+static void
+slow_open(SlowGroup *g)
+{
+	g->fds = calloc(g->n + 1, sizeof(int));
+	g->closed_us = calloc(g->n + 1, sizeof(int64_t));
+	for (int i = 0; i < g->n; i++)
 	{
-		struct pollfd pfd = {fds[i], POLLIN, 0};
-		char		b[256];
-
-		if (fds[i] < 0)
-			continue;
-		if (poll(&pfd, 1, 0) == 1)
+		g->fds[i] = raw_connect();
+		if (g->fds[i] < 0)
+			g->closed_us[i] = ld_now_us();
+		else if (g->head != NULL &&
+				 send(g->fds[i], g->head, strlen(g->head), MSG_NOSIGNAL) < 0)
 		{
-			ssize_t		got = recv(fds[i], b, sizeof(b), MSG_DONTWAIT);
-
-			if (got <= 0)
-			{
-				close(fds[i]);
-				fds[i] = -1;
-				continue;
-			}
+			close(g->fds[i]);
+			g->fds[i] = -1;
+			g->closed_us[i] = ld_now_us();
 		}
-		open++;
 	}
-	return open;
+}
+
+/* Note which of a group's sockets the server closed; drip on the rest. */
+static void
+slow_poll(SlowGroup *g, bool drip_now)
+{
+	for (int i = 0; i < g->n; i++)
+	{
+		struct pollfd pfd = {g->fds[i], POLLIN, 0};
+		char		b[512];
+
+		if (g->fds[i] < 0)
+			continue;
+		if (poll(&pfd, 1, 0) == 1 &&
+			recv(g->fds[i], b, sizeof(b), MSG_DONTWAIT) <= 0)
+		{
+			close(g->fds[i]);
+			g->fds[i] = -1;
+			g->closed_us[i] = ld_now_us();
+			continue;
+		}
+		if (drip_now && g->drip &&
+			send(g->fds[i], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		{
+			close(g->fds[i]);
+			g->fds[i] = -1;
+			g->closed_us[i] = ld_now_us();
+		}
+	}
+}
+
+/* Print "name: n opened, k closed by the server after at most T s". */
+static void
+slow_report(SlowGroup *g, int64_t start)
+{
+	int			closed = 0;
+	int64_t		latest = 0;
+
+	if (g->n == 0)
+		return;
+	for (int i = 0; i < g->n; i++)
+	{
+		if (g->closed_us[i] == 0)
+			continue;
+		closed++;
+		if (g->closed_us[i] - start > latest)
+			latest = g->closed_us[i] - start;
+		if (g->fds[i] >= 0)
+			close(g->fds[i]);
+	}
+	for (int i = 0; i < g->n; i++)
+		if (g->closed_us[i] == 0)
+			close(g->fds[i]);
+	printf("slow: %s=%d closed=%d open=%d last_close_s=%.1f\n", g->name,
+		   g->n, closed, g->n - closed, latest / 1e6);
 }
 
 /* bbload slow */
 static int
 cmd_slow(int argc, char **argv)
 {
-	int			n_idle = 0;
-	int			n_stall = 0;
-	int			n_drip = 0;
+	SlowGroup	groups[4] = {
+		{"idle", 0, NULL, NULL, NULL, false},
+		{"stalled_header", 0, NULL, NULL,
+		"POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", false},
+		{"dripped_header", 0, NULL, NULL,
+		"POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", true},
+		{"dripped_body", 0, NULL, NULL,
+			"POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			"Content-Type: application/json\r\n"
+			"Authorization: Basic eDp5\r\n"
+		"Content-Length: 100000\r\n\r\n{", true},
+	};
 	int			seconds = 10;
 	const char *probe_path = "/healthz";
 	const char *probe_auth = NULL;
-	int		   *idle;
-	int		   *stalled;
-	int		   *drip;
-	int			idle_ok = 0;
 	int			probes = 0;
 	int			probe_ok = 0;
 	double		max_ms = 0;
@@ -1159,8 +1239,10 @@ cmd_slow(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},
 		{"idle", required_argument, NULL, 'i'},
 		{"stall", required_argument, NULL, 's'},
+		{"drip-header", required_argument, NULL, 'D'},
 		{"drip", required_argument, NULL, 'd'},
 		{"seconds", required_argument, NULL, 'S'},
+		{"source", required_argument, NULL, 'f'},
 		{"probe-path", required_argument, NULL, 'P'},
 		{"probe-auth", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0}
@@ -1175,16 +1257,22 @@ cmd_slow(int argc, char **argv)
 				opt_port = atoi(optarg);
 				break;
 			case 'i':
-				n_idle = atoi(optarg);
+				groups[0].n = atoi(optarg);
 				break;
 			case 's':
-				n_stall = atoi(optarg);
+				groups[1].n = atoi(optarg);
+				break;
+			case 'D':
+				groups[2].n = atoi(optarg);
 				break;
 			case 'd':
-				n_drip = atoi(optarg);
+				groups[3].n = atoi(optarg);
 				break;
 			case 'S':
 				seconds = atoi(optarg);
+				break;
+			case 'f':
+				opt_source = optarg;
 				break;
 			case 'P':
 				probe_path = optarg;
@@ -1198,67 +1286,29 @@ cmd_slow(int argc, char **argv)
 	}
 	if (opt_port <= 0)
 		die("slow needs --port");
-	idle = calloc(n_idle + 1, sizeof(int));
-	stalled = calloc(n_stall + 1, sizeof(int));
-	drip = calloc(n_drip + 1, sizeof(int));
-
-	for (int i = 0; i < n_idle; i++)
-	{
-		idle[i] = raw_connect();
-		idle_ok += idle[i] >= 0;
-	}
-	for (int i = 0; i < n_stall; i++)
-	{
-		static const char part[] =
-			"POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-
-		stalled[i] = raw_connect();
-		if (stalled[i] >= 0 &&
-			send(stalled[i], part, sizeof(part) - 1, MSG_NOSIGNAL) < 0)
-		{
-			close(stalled[i]);
-			stalled[i] = -1;
-		}
-	}
-	for (int i = 0; i < n_drip; i++)
-	{
-		static const char head[] =
-			"POST /api/v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			"Content-Type: application/json\r\n"
-			"Authorization: Basic eDp5\r\n"
-			"Content-Length: 100000\r\n\r\n{";
-
-		drip[i] = raw_connect();
-		if (drip[i] >= 0 &&
-			send(drip[i], head, sizeof(head) - 1, MSG_NOSIGNAL) < 0)
-		{
-			close(drip[i]);
-			drip[i] = -1;
-		}
-	}
-
-	ld_http_init(&h, opt_port, 5000);
 	start = ld_now_us();
-	next_drip = start;
+	for (int g = 0; g < 4; g++)
+		slow_open(&groups[g]);
+
+	/* the probe comes from 127.0.0.1, whatever the slow clients' source */
+	ld_http_init(&h, opt_port, 5000);
+	next_drip = start + 1000000;
 	while (ld_now_us() - start < (int64_t) seconds * 1000000)
 	{
 		LdReply		r;
 		double		ms;
+		bool		drip_now = ld_now_us() >= next_drip;
 
-		if (ld_now_us() >= next_drip)
-		{
-			for (int i = 0; i < n_drip; i++)
-				if (drip[i] >= 0 &&
-					send(drip[i], " ", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				{
-					close(drip[i]);
-					drip[i] = -1;
-				}
+		for (int g = 0; g < 4; g++)
+			slow_poll(&groups[g], drip_now);
+		if (drip_now)
 			next_drip += 1000000;
-		}
 		/* a fresh connection every other probe: accepting must work too */
 		if (probes % 2 == 0)
-			ld_http_close(&h), ld_http_init(&h, opt_port, 5000);
+		{
+			ld_http_close(&h);
+			ld_http_init(&h, opt_port, 5000);
+		}
 		ld_http_request(&h, "GET", probe_path, probe_auth, NULL, &r);
 		ms = (r.recv_us - r.send_us) / 1000.0;
 		probes++;
@@ -1270,13 +1320,11 @@ cmd_slow(int argc, char **argv)
 		sleep_ms(100);
 	}
 	ld_http_close(&h);
-	printf("slow: idle=%d/%d stall=%d drip=%d seconds=%d probes=%d ok=%d "
-		   "fail=%d mean_ms=%.1f max_ms=%.1f\n",
-		   idle_ok, n_idle, n_stall, n_drip, seconds, probes, probe_ok,
-		   probes - probe_ok, probes ? sum_ms / probes : 0, max_ms);
-	printf("slow: still open after %ds: idle=%d stall=%d drip=%d\n", seconds,
-		   still_open(idle, n_idle), still_open(stalled, n_stall),
-		   still_open(drip, n_drip));
+	printf("slow: seconds=%d probes=%d ok=%d fail=%d mean_ms=%.1f "
+		   "max_ms=%.1f\n", seconds, probes, probe_ok, probes - probe_ok,
+		   probes ? sum_ms / probes : 0, max_ms);
+	for (int g = 0; g < 4; g++)
+		slow_report(&groups[g], start);
 	return 0;
 }
 

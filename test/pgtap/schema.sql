@@ -59,7 +59,8 @@ SELECT columns_are('bluebricks', 'deployment_dependency',
 SELECT columns_are('bluebricks', 'stage_history',
 	ARRAY['task_id', 'seq', 'guid', 'from_stage', 'to_stage', 'error', 'at']);
 SELECT columns_are('bluebricks', 'claim_log',
-	ARRAY['task_id', 'seq', 'runner_id', 'claimed', 'expires']);
+	ARRAY['task_id', 'seq', 'runner_id', 'claimed', 'expires',
+		  'token_hash']);
 
 SELECT col_type_is('bluebricks', 'task', 'stage', 'bluebricks.stage', '');
 SELECT col_type_is('bluebricks', 'task', 'entered', 'timestamp with time zone[]', '');
