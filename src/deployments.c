@@ -7,29 +7,38 @@
  * uniqueId the task has already updates that deployment, so a retried
  * batch changes nothing.  A batch runs in steps, each over all items:
  *
- *	1. parse and check every item, before anything is written;
- *	2. insert new deployments (stage pending) and update known ones;
- *	3. resolve parents, which must exist in the task or the batch;
- *	4. replace the dependency lists; a name no deployment has yet is kept
- *	   unresolved, and earlier unresolved names are resolved against the
- *	   batch;
- *	5. refuse the whole batch if dependencies or parents form a cycle;
- *	6. apply each item's action (its target stage) and error, in input
+ *	1. parse and check every item, before anything is written
+ *	   (deployment_items.c);
+ *	2. read the deployments the batch names, insert the new ones (stage
+ *	   pending) in one statement and update the known ones that changed;
+ *	3. resolve parents, which must exist in the task or the batch, and
+ *	   dependency names, in memory (deployment_graph.c); a dependency name
+ *	   no deployment has yet is kept unresolved, and earlier unresolved
+ *	   names are resolved against the batch;
+ *	4. refuse the whole batch if dependencies or parents form a cycle;
+ *	5. apply each item's action (its target stage) and error, in input
  *	   order, so that a dependency completed earlier in the batch lets a
  *	   later item install.
  *
- * The caller holds the task row's lock, so batches of one task never
- * interleave.  Any error aborts the caller's transaction: all or nothing.
+ * Steps 2 and 3 cost a fixed number of statements whatever the batch's
+ * size; step 5 one per item that moves.  The caller holds the task row's
+ * lock, so batches of one task never interleave, and the task's counts are
+ * written once at the end (batch_context.c).  Any error aborts the
+ * caller's transaction: all or nothing.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 
+#include "arrays.h"
+#include "batch_context.h"
+#include "deployment_graph.h"
+#include "deployment_items.h"
 #include "deployments.h"
 #include "errcodes.h"
 #include "ids.h"
@@ -39,53 +48,46 @@
 #include "request.h"
 #include "spi_query.h"
 
-/* One parsed item of a batch. */
-typedef struct BatchItem
-{
-	char	   *path;			/* "items[3]." */
-	char	   *name;
-	char	   *version;
-	char	   *unique_id;
-	char	   *type;
-	char	   *url;
-	char	   *parent;			/* name, uniqueId or guid; or NULL */
-	bool		has_direct;		/* dependency list given (maybe empty) */
-	int			ndirect;
-	char	  **direct;
-	bool		has_action;
-	BbStage		action;
-	bool		has_guid;
-	pg_uuid_t	guid;
-	char	   *plan_file;
-	char	   *state_file;
-	char	   *origin;
-	char	   *slug;
-	char	   *error;
-	Jsonb	   *payload;
-	/* filled in step 2 */
-	bool		is_new;
-	BbStage		stage;
-} BatchItem;
-
-static BbQuery find_by_unique_id = BB_QUERY(
-	"SELECT guid, stage::text FROM bluebricks.deployment"
-	" WHERE task_id = $1 AND unique_id = $2 FOR UPDATE");
+static BbQuery find_known = BB_QUERY(
+	"SELECT d.unique_id, d.guid, d.stage::text, d.parent_guid,"
+	" (d.package_name, d.package_version, d.type::text, d.plan_file,"
+	"  d.state_file, d.origin_state_location, d.slug, d.url, d.payload)"
+	" IS NOT DISTINCT FROM"
+	" (u.name, u.version, u.type,"
+	"  coalesce(($6::text[])[u.i], d.plan_file),"
+	"  coalesce(($7::text[])[u.i], d.state_file),"
+	"  coalesce(($8::text[])[u.i], d.origin_state_location),"
+	"  coalesce(($9::text[])[u.i], d.slug),"
+	"  coalesce(($10::text[])[u.i], d.url),"
+	"  coalesce(($11::jsonb[])[u.i], d.payload))"
+	" FROM bluebricks.deployment d,"
+	" unnest($2::text[], $3::text[], $4::text[], $5::text[])"
+	"  WITH ORDINALITY AS u (unique_id, name, version, type, i)"
+	" WHERE d.task_id = $1 AND d.unique_id = u.unique_id"
+	" FOR UPDATE OF d");
 
 static BbQuery max_ordinal = BB_QUERY(
 	"SELECT coalesce(max(ordinal), 0) FROM bluebricks.deployment"
 	" WHERE task_id = $1");
 
-static BbQuery guid_taken = BB_QUERY(
-	"SELECT 1 FROM bluebricks.deployment WHERE task_id = $1 AND guid = $2");
+static BbQuery guids_taken = BB_QUERY(
+	"SELECT guid FROM bluebricks.deployment"
+	" WHERE task_id = $1 AND guid = ANY ($2)");
 
-static BbQuery insert_deployment = BB_QUERY(
+static BbQuery insert_new = BB_QUERY(
 	"INSERT INTO bluebricks.deployment (task_id, guid, ordinal,"
 	" package_name, package_version, unique_id, type, plan_file, state_file,"
 	" origin_state_location, slug, url, payload)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7::bluebricks.package_type, $8, $9,"
-	" $10, $11, $12, $13)");
+	" SELECT $1, guid, ordinal, name, version, unique_id,"
+	" type::bluebricks.package_type, plan_file, state_file, origin, slug,"
+	" url, payload"
+	" FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],"
+	" $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+	" $12::text[], $13::jsonb[])"
+	" AS u (guid, ordinal, name, version, unique_id, type, plan_file,"
+	" state_file, origin, slug, url, payload)");
 
-static BbQuery update_deployment = BB_QUERY(
+static BbQuery update_known = BB_QUERY(
 	"UPDATE bluebricks.deployment SET package_name = $3,"
 	" package_version = $4, type = $5::bluebricks.package_type,"
 	" plan_file = coalesce($6, plan_file),"
@@ -93,48 +95,29 @@ static BbQuery update_deployment = BB_QUERY(
 	" origin_state_location = coalesce($8, origin_state_location),"
 	" slug = coalesce($9, slug), url = coalesce($10, url),"
 	" payload = coalesce($11, payload)"
-	" WHERE task_id = $1 AND guid = $2"
-	" AND (package_name, package_version, type::text, plan_file, state_file,"
-	" origin_state_location, slug, url, payload)"
-	" IS DISTINCT FROM ($3, $4, $5, coalesce($6, plan_file),"
-	" coalesce($7, state_file),"
-	" coalesce($8, origin_state_location), coalesce($9, slug),"
-	" coalesce($10, url), coalesce($11, payload))");
+	" WHERE task_id = $1 AND guid = $2");
 
-static BbQuery resolve_exact = BB_QUERY(
-	"SELECT guid FROM bluebricks.deployment WHERE task_id = $1"
-	" AND (unique_id = $2 OR guid::text = $2)");
-
-static BbQuery resolve_by_name = BB_QUERY(
-	"SELECT guid FROM bluebricks.deployment WHERE task_id = $1"
-	" AND package_name = $2 LIMIT 2");
-
-static BbQuery set_parent = BB_QUERY(
-	"UPDATE bluebricks.deployment SET parent_guid = $3"
-	" WHERE task_id = $1 AND guid = $2 AND parent_guid IS DISTINCT FROM $3");
+static BbQuery set_parents = BB_QUERY(
+	"UPDATE bluebricks.deployment d SET parent_guid = u.parent"
+	" FROM unnest($2::uuid[], $3::uuid[]) AS u (guid, parent)"
+	" WHERE d.task_id = $1 AND d.guid = u.guid");
 
 static BbQuery delete_dependencies = BB_QUERY(
 	"DELETE FROM bluebricks.deployment_dependency"
-	" WHERE task_id = $1 AND guid = $2");
+	" WHERE task_id = $1 AND guid = ANY ($2)");
 
-static BbQuery insert_dependency = BB_QUERY(
+static BbQuery insert_dependencies = BB_QUERY(
 	"INSERT INTO bluebricks.deployment_dependency"
-	" (task_id, guid, depends_on, depends_on_guid) VALUES ($1, $2, $3, $4)"
+	" (task_id, guid, depends_on, depends_on_guid)"
+	" SELECT $1, guid, name, target"
+	" FROM unnest($2::uuid[], $3::text[], $4::uuid[]) AS u (guid, name, target)"
 	" ON CONFLICT DO NOTHING");
 
-static BbQuery resolve_pending_by_unique_id = BB_QUERY(
-	"UPDATE bluebricks.deployment_dependency dd SET depends_on_guid = d.guid"
-	" FROM bluebricks.deployment d"
+static BbQuery resolve_pending = BB_QUERY(
+	"UPDATE bluebricks.deployment_dependency dd SET depends_on_guid = u.guid"
+	" FROM unnest($2::text[], $3::uuid[]) AS u (name, guid)"
 	" WHERE dd.task_id = $1 AND dd.depends_on_guid IS NULL"
-	" AND d.task_id = $1 AND d.unique_id = dd.depends_on");
-
-static BbQuery resolve_pending_by_name = BB_QUERY(
-	"UPDATE bluebricks.deployment_dependency dd SET depends_on_guid = d.guid"
-	" FROM bluebricks.deployment d"
-	" WHERE dd.task_id = $1 AND dd.depends_on_guid IS NULL"
-	" AND d.task_id = $1 AND d.package_name = dd.depends_on"
-	" AND (SELECT count(*) FROM bluebricks.deployment d2"
-	"      WHERE d2.task_id = $1 AND d2.package_name = dd.depends_on) = 1");
+	" AND dd.depends_on = u.name");
 
 static BbQuery dependency_edges = BB_QUERY(
 	"SELECT guid, depends_on_guid FROM bluebricks.deployment_dependency"
@@ -143,10 +126,6 @@ static BbQuery dependency_edges = BB_QUERY(
 static BbQuery parent_edges = BB_QUERY(
 	"SELECT guid, parent_guid FROM bluebricks.deployment"
 	" WHERE task_id = $1 AND parent_guid IS NOT NULL");
-
-static BbQuery unique_id_of = BB_QUERY(
-	"SELECT unique_id FROM bluebricks.deployment"
-	" WHERE task_id = $1 AND guid = $2");
 
 static BbQuery move_deployment = BB_QUERY(
 	"UPDATE bluebricks.deployment"
@@ -166,228 +145,162 @@ item_error_context(void *arg)
 	errcontext("while applying %s", what);
 }
 
-/* Read a dependency list: a string, an array of strings, or null. */
+/* Step 2a: mark the items the task knows already, with their state. */
 static void
-parse_direct(BatchItem *item, JsonbValue *v, const char *path, const char *field)
+read_known(const pg_uuid_t *task_id, BatchItem *batch, int n,
+		   BatchItem **sorted, bool *changed)
 {
-	item->has_direct = true;
-	if (v == NULL)
-		return;
-	if (v->type == jbvString)
-	{
-		item->ndirect = 1;
-		item->direct = palloc(sizeof(char *));
-		item->direct[0] = pnstrdup(v->val.string.val, v->val.string.len);
-	}
-	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
-	{
-		JsonbContainer *arr = v->val.binary.data;
-		int			n = JsonContainerSize(arr);
-
-		item->direct = palloc0(sizeof(char *) * Max(n, 1));
-		for (int i = 0; i < n; i++)
-		{
-			JsonbValue *e = getIthJsonbValueFromContainer(arr, i);
-
-			if (e->type != jbvString)
-				bb_field_error(path, psprintf("%s[%d]", field, i),
-							   "must be a string", NULL);
-			item->direct[item->ndirect++] =
-				pnstrdup(e->val.string.val, e->val.string.len);
-		}
-	}
-	else
-		bb_field_error(path, field,
-					   "must be a string or an array of strings",
-					   psprintf("The value given is of type %s.",
-								bb_jtype_name(v)));
-	for (int i = 0; i < item->ndirect; i++)
-		if (item->direct[i][0] == '\0')
-			bb_field_error(path, field, "must not name an empty string",
-						   NULL);
-}
-
-/* A stage field: a known stage name. */
-static bool
-parse_stage(JsonbContainer *obj, const char *path, const char *key,
-			BbStage *stage)
-{
-	char	   *name = bb_jtext(obj, path, key, false);
-
-	if (name == NULL)
-		return false;
-	if (!bb_stage_from_name(name, stage))
-		bb_field_error(path, key, "is not a known stage",
-					   "Stages are pending, planning, no_change, planned, "
-					   "plan_approved, installing, canceled, completed and "
-					   "error.");
-	return true;
-}
-
-/*
- * Step 1: parse one item.  Both the POST deployments shape (package.name,
- * package.type, dependencies.direct, action, payload) and the task
- * document's deployment shape (package.qualified_name, type, depend, stage,
- * plan_file ...) are read.
- */
-static void
-parse_item(JsonbValue *v, BatchItem *item)
-{
-	JsonbContainer *obj;
-	JsonbContainer *pkg;
-	JsonbContainer *deps;
-	JsonbContainer *payload;
-	char	   *ppath = psprintf("%spackage.", item->path);
-	char	   *dpath = psprintf("%sdependencies.", item->path);
-	char	   *lpath = psprintf("%spayload.", item->path);
-
-	if (v->type != jbvBinary || JsonContainerIsArray(v->val.binary.data))
-		ereport(ERROR,
-				(errcode(ERRCODE_BB_INVALID_FIELD),
-				 errmsg("field \"%.*s\" must be an object",
-						(int) strlen(item->path) - 1, item->path)));
-	obj = v->val.binary.data;
-
-	pkg = bb_jobject(obj, item->path, "package", true);
-	item->name = bb_jtext(pkg, ppath, "name", false);
-	if (item->name == NULL)
-		item->name = bb_jtext(pkg, ppath, "qualified_name", false);
-	if (item->name == NULL)
-		bb_field_error(ppath, "name", "is required", NULL);
-	if (item->name[0] == '\0')
-		bb_field_error(ppath, "name", "must not be empty", NULL);
-	item->version = bb_jtext(pkg, ppath, "version", false);
-	item->unique_id = bb_jtext(pkg, ppath, "uniqueId", true);
-	item->type = bb_jtext(pkg, ppath, "type", false);
-	if (item->type == NULL)
-		item->type = bb_jtext(obj, item->path, "type", false);
-	if (item->type == NULL)
-		bb_field_error(ppath, "type", "is required", NULL);
-	if (strcmp(item->type, "blueprint") != 0 &&
-		strcmp(item->type, "artifact") != 0)
-		bb_field_error(ppath, "type", "must be \"blueprint\" or \"artifact\"",
-					   NULL);
-	item->url = bb_jtext(pkg, ppath, "url", false);
-
-	item->parent = bb_jtext(obj, item->path, "parent", false);
-	if (item->parent && item->parent[0] == '\0')
-		bb_field_error(item->path, "parent", "must not be empty", NULL);
-
-	deps = bb_jobject(obj, item->path, "dependencies", false);
-	if (deps)
-		parse_direct(item, bb_jfind(deps, "direct"), dpath, "direct");
-	else if (getKeyJsonValueFromContainer(obj, "depend", 6, NULL))
-		parse_direct(item, bb_jfind(obj, "depend"), item->path, "depend");
-
-	item->has_action = parse_stage(obj, item->path, "action", &item->action);
-	if (!item->has_action)
-		item->has_action = parse_stage(obj, item->path, "stage",
-									   &item->action);
-	item->has_guid = bb_juuid(obj, item->path, "guid", false, &item->guid);
-
-	payload = bb_jobject(obj, item->path, "payload", false);
-	if (payload == NULL)
-	{
-		payload = obj;			/* the task document's flat shape */
-		lpath = item->path;
-	}
-	else
-		item->payload = bb_jjsonb(obj, "payload");
-	item->plan_file = bb_jtext(payload, lpath, "plan_file", false);
-	item->state_file = bb_jtext(payload, lpath, "state_file", false);
-	item->origin = bb_jtext(payload, lpath, "origin_state_location", false);
-	item->slug = bb_jtext(payload, lpath, "slug", false);
-	item->error = bb_jtext(payload, lpath, "error", false);
-	if (item->url == NULL)
-		item->url = bb_jtext(payload, lpath, "url", false);
-}
-
-/* Step 2: insert or update one item's deployment. */
-static void
-store_item(const pg_uuid_t *task_id, BatchItem *item, int32 *ordinal)
-{
+	BbArray		cols[10];
+	static const Oid types[10] = {
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, JSONBOID
+	};
 	BbParams	p = {0};
+	uint64		rows;
 
-	bb_param_uuid(&p, task_id);
-	bb_param_text(&p, item->unique_id);
-	if (bb_query_run(&find_by_unique_id, &p, false, SPI_OK_SELECT) == 1)
+	for (int c = 0; c < 10; c++)
+		bb_array_init(&cols[c], types[c]);
+	for (int i = 0; i < n; i++)
 	{
-		pg_uuid_t	guid;
-		BbParams	u = {0};
+		BatchItem  *it = &batch[i];
 
-		bb_col_uuid(0, 1, &guid);
-		bb_stage_from_name(bb_col_text(0, 2), &item->stage);
-		if (item->has_guid && memcmp(&guid, &item->guid, UUID_LEN) != 0)
-			bb_field_error(item->path, "guid",
+		bb_array_add_text(&cols[0], it->unique_id);
+		bb_array_add_text(&cols[1], it->name);
+		bb_array_add_text(&cols[2], it->version);
+		bb_array_add_text(&cols[3], it->type);
+		bb_array_add_text(&cols[4], it->plan_file);
+		bb_array_add_text(&cols[5], it->state_file);
+		bb_array_add_text(&cols[6], it->origin);
+		bb_array_add_text(&cols[7], it->slug);
+		bb_array_add_text(&cols[8], it->url);
+		bb_array_add(&cols[9], PointerGetDatum(it->payload),
+					 it->payload == NULL);
+		it->is_new = true;
+		it->stage = BB_STAGE_PENDING;
+	}
+	bb_param_uuid(&p, task_id);
+	for (int c = 0; c < 10; c++)
+		bb_param_array(&p, &cols[c]);
+	rows = bb_query_run(&find_known, &p, false, SPI_OK_SELECT);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		BatchItem  *it = bb_items_find(sorted, n, bb_col_text(r, 1));
+		pg_uuid_t	guid;
+
+		if (it == NULL)
+			elog(ERROR, "a known deployment matches no item");
+		bb_col_uuid(r, 2, &guid);
+		if (it->has_guid && memcmp(&guid, &it->guid, UUID_LEN) != 0)
+			bb_field_error(it->path, "guid",
 						   "differs from the deployment's guid",
 						   psprintf("Deployment \"%s\" of this task has guid %s.",
-									item->unique_id, bb_uuid_text(&guid)));
-		item->guid = guid;
-		item->is_new = false;
-		bb_param_uuid(&u, task_id);
-		bb_param_uuid(&u, &item->guid);
-		bb_param_text(&u, item->name);
-		bb_param_text(&u, item->version);
-		bb_param_text(&u, item->type);
-		bb_param_text(&u, item->plan_file);
-		bb_param_text(&u, item->state_file);
-		bb_param_text(&u, item->origin);
-		bb_param_text(&u, item->slug);
-		bb_param_text(&u, item->url);
-		bb_param_jsonb(&u, item->payload);
-		bb_query_run(&update_deployment, &u, false, SPI_OK_UPDATE);
-		return;
+									it->unique_id, bb_uuid_text(&guid)));
+		it->guid = guid;
+		it->is_new = false;
+		bb_stage_from_name(bb_col_text(r, 3), &it->stage);
+		it->has_parent_guid = bb_col_uuid(r, 4, &it->parent_guid);
+		changed[it->index] = !bb_col_bool(r, 5);
 	}
-
-	if (item->has_guid)
-	{
-		BbParams	g = {0};
-
-		bb_param_uuid(&g, task_id);
-		bb_param_uuid(&g, &item->guid);
-		if (bb_query_run(&guid_taken, &g, false, SPI_OK_SELECT) > 0)
-			bb_field_error(item->path, "guid",
-						   "belongs to another deployment of this task", NULL);
-	}
-	else
-		bb_random_uuid(&item->guid);
-	item->is_new = true;
-	item->stage = BB_STAGE_PENDING;
-	memset(&p, 0, sizeof(p));
-	bb_param_uuid(&p, task_id);
-	bb_param_uuid(&p, &item->guid);
-	bb_param_int(&p, ++(*ordinal));
-	bb_param_text(&p, item->name);
-	bb_param_text(&p, item->version);
-	bb_param_text(&p, item->unique_id);
-	bb_param_text(&p, item->type);
-	bb_param_text(&p, item->plan_file);
-	bb_param_text(&p, item->state_file);
-	bb_param_text(&p, item->origin);
-	bb_param_text(&p, item->slug);
-	bb_param_text(&p, item->url);
-	bb_param_jsonb(&p, item->payload);
-	bb_query_run(&insert_deployment, &p, false, SPI_OK_INSERT);
 }
 
-/*
- * Find the deployment of the task that name denotes: its uniqueId or guid,
- * else its package name.  Returns the number of matches, capped at 2.
- */
-static int
-resolve_name(const pg_uuid_t *task_id, const char *name, pg_uuid_t *guid)
+/* Step 2b: refuse guids given for new items that the task already uses. */
+static void
+check_new_guids(const pg_uuid_t *task_id, BatchItem *batch, int n)
+{
+	BbArray		given;
+	BbParams	p = {0};
+	uint64		rows;
+
+	bb_array_init(&given, UUIDOID);
+	for (int i = 0; i < n; i++)
+		if (batch[i].is_new && batch[i].has_guid)
+			bb_array_add_uuid(&given, &batch[i].guid);
+	if (given.n == 0)
+		return;
+	bb_param_uuid(&p, task_id);
+	bb_param_array(&p, &given);
+	rows = bb_query_run(&guids_taken, &p, false, SPI_OK_SELECT);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		pg_uuid_t	taken;
+
+		bb_col_uuid(r, 1, &taken);
+		for (int i = 0; i < n; i++)
+			if (batch[i].is_new && batch[i].has_guid &&
+				memcmp(&taken, &batch[i].guid, UUID_LEN) == 0)
+				bb_field_error(batch[i].path, "guid",
+							   "belongs to another deployment of this task",
+							   NULL);
+	}
+}
+
+/* Step 2c: insert the new items in one statement, in input order. */
+static void
+insert_items(const pg_uuid_t *task_id, BatchItem *batch, int n)
+{
+	BbArray		cols[12];
+	static const Oid types[12] = {
+		UUIDOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID
+	};
+	BbParams	p = {0};
+	BbParams	q = {0};
+	int32		ordinal;
+
+	bb_param_uuid(&q, task_id);
+	bb_query_run(&max_ordinal, &q, false, SPI_OK_SELECT);
+	ordinal = bb_col_int(0, 1);
+
+	for (int c = 0; c < 12; c++)
+		bb_array_init(&cols[c], types[c]);
+	for (int i = 0; i < n; i++)
+	{
+		BatchItem  *it = &batch[i];
+
+		if (!it->is_new)
+			continue;
+		if (!it->has_guid)
+			bb_random_uuid(&it->guid);
+		bb_array_add_uuid(&cols[0], &it->guid);
+		bb_array_add(&cols[1], Int32GetDatum(++ordinal), false);
+		bb_array_add_text(&cols[2], it->name);
+		bb_array_add_text(&cols[3], it->version);
+		bb_array_add_text(&cols[4], it->unique_id);
+		bb_array_add_text(&cols[5], it->type);
+		bb_array_add_text(&cols[6], it->plan_file);
+		bb_array_add_text(&cols[7], it->state_file);
+		bb_array_add_text(&cols[8], it->origin);
+		bb_array_add_text(&cols[9], it->slug);
+		bb_array_add_text(&cols[10], it->url);
+		bb_array_add(&cols[11], PointerGetDatum(it->payload),
+					 it->payload == NULL);
+	}
+	if (cols[0].n == 0)
+		return;
+	bb_param_uuid(&p, task_id);
+	for (int c = 0; c < 12; c++)
+		bb_param_array(&p, &cols[c]);
+	bb_query_run(&insert_new, &p, false, SPI_OK_INSERT);
+}
+
+/* Step 2d: update a known item whose package or payload changed. */
+static void
+update_item(const pg_uuid_t *task_id, BatchItem *it)
 {
 	BbParams	p = {0};
-	uint64		n;
 
 	bb_param_uuid(&p, task_id);
-	bb_param_text(&p, name);
-	n = bb_query_run(&resolve_exact, &p, false, SPI_OK_SELECT);
-	if (n == 0)
-		n = bb_query_run(&resolve_by_name, &p, false, SPI_OK_SELECT);
-	if (n >= 1)
-		bb_col_uuid(0, 1, guid);
-	return (int) Min(n, 2);
+	bb_param_uuid(&p, &it->guid);
+	bb_param_text(&p, it->name);
+	bb_param_text(&p, it->version);
+	bb_param_text(&p, it->type);
+	bb_param_text(&p, it->plan_file);
+	bb_param_text(&p, it->state_file);
+	bb_param_text(&p, it->origin);
+	bb_param_text(&p, it->slug);
+	bb_param_text(&p, it->url);
+	bb_param_jsonb(&p, it->payload);
+	bb_query_run(&update_known, &p, false, SPI_OK_UPDATE);
 }
 
 /* Raise the error for a name that matches several deployments. */
@@ -401,216 +314,171 @@ ambiguous(const char *path, const char *field, const char *name)
 			 errhint("Name the deployment by its package uniqueId.")));
 }
 
-/* Step 3: resolve and set one item's parent. */
-static void
-store_parent(const pg_uuid_t *task_id, BatchItem *item)
+/* Every name the batch uses: parents, dependencies, and its own. */
+static char **
+batch_names(BatchItem *batch, int n, int *count)
 {
-	pg_uuid_t	parent;
-	BbParams	p = {0};
-	int			n = resolve_name(task_id, item->parent, &parent);
+	int			cap = n * 2 + 8;
+	char	  **names = palloc(sizeof(char *) * cap);
+	int			k = 0;
 
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_BB_UNKNOWN_REFERENCE),
-				 errmsg("field \"%sparent\" names \"%s\", which is no "
-						"deployment of the task", item->path, item->parent),
-				 errhint("A parent must exist already or be in the same "
-						 "batch.")));
-	if (n > 1)
-		ambiguous(item->path, "parent", item->parent);
-	if (memcmp(&parent, &item->guid, UUID_LEN) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_BB_DEPENDENCY_CYCLE),
-				 errmsg("field \"%sparent\" names the deployment itself",
-						item->path)));
-	bb_param_uuid(&p, task_id);
-	bb_param_uuid(&p, &item->guid);
-	bb_param_uuid(&p, &parent);
-	bb_query_run(&set_parent, &p, false, SPI_OK_UPDATE);
+	for (int i = 0; i < n; i++)
+	{
+		if (k + batch[i].ndirect + 3 > cap)
+		{
+			cap = (cap + batch[i].ndirect + 3) * 2;
+			names = repalloc(names, sizeof(char *) * cap);
+		}
+		names[k++] = batch[i].unique_id;
+		names[k++] = batch[i].name;
+		if (batch[i].parent)
+			names[k++] = batch[i].parent;
+		for (int d = 0; d < batch[i].ndirect; d++)
+			names[k++] = batch[i].direct[d];
+	}
+	*count = k;
+	return names;
 }
 
-/* Step 4: replace one item's dependency list. */
+/* Step 3a: resolve and set the parents the items name. */
 static void
-store_dependencies(const pg_uuid_t *task_id, BatchItem *item)
+store_parents(const pg_uuid_t *task_id, BatchItem *batch, int n,
+			  const BbNameIndex *names)
 {
+	BbArray		guids;
+	BbArray		parents;
 	BbParams	p = {0};
 
-	bb_param_uuid(&p, task_id);
-	bb_param_uuid(&p, &item->guid);
-	bb_query_run(&delete_dependencies, &p, false, SPI_OK_DELETE);
-	for (int i = 0; i < item->ndirect; i++)
+	bb_array_init(&guids, UUIDOID);
+	bb_array_init(&parents, UUIDOID);
+	for (int i = 0; i < n; i++)
 	{
-		pg_uuid_t	target;
-		BbParams	q = {0};
-		int			n = resolve_name(task_id, item->direct[i], &target);
+		BatchItem  *it = &batch[i];
+		pg_uuid_t	parent;
+		int			found;
 
-		if (n > 1)
-			ambiguous(item->path, "dependencies.direct", item->direct[i]);
-		if (n == 1 && memcmp(&target, &item->guid, UUID_LEN) == 0)
+		if (it->parent == NULL)
+			continue;
+		found = bb_names_resolve(names, it->parent, &parent);
+		if (found == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BB_UNKNOWN_REFERENCE),
+					 errmsg("field \"%sparent\" names \"%s\", which is no "
+							"deployment of the task", it->path, it->parent),
+					 errhint("A parent must exist already or be in the same "
+							 "batch.")));
+		if (found > 1)
+			ambiguous(it->path, "parent", it->parent);
+		if (memcmp(&parent, &it->guid, UUID_LEN) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_BB_DEPENDENCY_CYCLE),
-					 errmsg("field \"%sdependencies.direct\" names the "
-							"deployment itself", item->path)));
-		bb_param_uuid(&q, task_id);
-		bb_param_uuid(&q, &item->guid);
-		bb_param_text(&q, item->direct[i]);
-		bb_param_uuid(&q, n == 1 ? &target : NULL);
-		bb_query_run(&insert_dependency, &q, false, SPI_OK_INSERT);
+					 errmsg("field \"%sparent\" names the deployment itself",
+							it->path)));
+		if (it->has_parent_guid &&
+			memcmp(&parent, &it->parent_guid, UUID_LEN) == 0)
+			continue;
+		bb_array_add_uuid(&guids, &it->guid);
+		bb_array_add_uuid(&parents, &parent);
 	}
-}
-
-/* GraphNode of the cycle check: one deployment and its out-edges. */
-typedef struct GraphNode
-{
-	pg_uuid_t	guid;			/* hash key */
-	int			index;
-} GraphNode;
-
-/* Index of guid in the graph, adding it if new. */
-static int
-node_index(HTAB *nodes, const pg_uuid_t *guid, int *count,
-		   pg_uuid_t **guids, int *cap)
-{
-	bool		found;
-	GraphNode	   *node = hash_search(nodes, guid, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		if (*count == *cap)
-		{
-			*cap *= 2;
-			*guids = repalloc(*guids, sizeof(pg_uuid_t) * *cap);
-		}
-		node->index = (*count)++;
-		(*guids)[node->index] = *guid;
-	}
-	return node->index;
-}
-
-/* uniqueId of a deployment of the task, for messages. */
-static char *
-unique_id_text(const pg_uuid_t *task_id, const pg_uuid_t *guid)
-{
-	BbParams	p = {0};
-
+	if (guids.n == 0)
+		return;
 	bb_param_uuid(&p, task_id);
-	bb_param_uuid(&p, guid);
-	if (bb_query_run(&unique_id_of, &p, false, SPI_OK_SELECT) == 1)
-		return bb_col_text(0, 1);
-	return bb_uuid_text(guid);
+	bb_param_array(&p, &guids);
+	bb_param_array(&p, &parents);
+	bb_query_run(&set_parents, &p, false, SPI_OK_UPDATE);
+}
+
+/* Step 3b: replace the dependency lists the items give. */
+static void
+store_dependencies(const pg_uuid_t *task_id, BatchItem *batch, int n,
+				   const BbNameIndex *names)
+{
+	BbArray		owners;
+	BbArray		guids;
+	BbArray		targets;
+	BbArray		texts;
+	BbParams	p = {0};
+	BbParams	q = {0};
+
+	bb_array_init(&owners, UUIDOID);
+	bb_array_init(&guids, UUIDOID);
+	bb_array_init(&texts, TEXTOID);
+	bb_array_init(&targets, UUIDOID);
+	for (int i = 0; i < n; i++)
+	{
+		BatchItem  *it = &batch[i];
+
+		if (!it->has_direct)
+			continue;
+		bb_array_add_uuid(&owners, &it->guid);
+		for (int d = 0; d < it->ndirect; d++)
+		{
+			pg_uuid_t	target;
+			int			found = bb_names_resolve(names, it->direct[d],
+												 &target);
+
+			if (found > 1)
+				ambiguous(it->path, "dependencies.direct", it->direct[d]);
+			if (found == 1 && memcmp(&target, &it->guid, UUID_LEN) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_BB_DEPENDENCY_CYCLE),
+						 errmsg("field \"%sdependencies.direct\" names the "
+								"deployment itself", it->path)));
+			bb_array_add_uuid(&guids, &it->guid);
+			bb_array_add_text(&texts, it->direct[d]);
+			bb_array_add_uuid(&targets, found == 1 ? &target : NULL);
+		}
+	}
+	if (owners.n == 0)
+		return;
+	bb_param_uuid(&p, task_id);
+	bb_param_array(&p, &owners);
+	bb_query_run(&delete_dependencies, &p, false, SPI_OK_DELETE);
+	if (guids.n == 0)
+		return;
+	bb_param_uuid(&q, task_id);
+	bb_param_array(&q, &guids);
+	bb_param_array(&q, &texts);
+	bb_param_array(&q, &targets);
+	bb_query_run(&insert_dependencies, &q, false, SPI_OK_INSERT);
 }
 
 /*
- * Step 5: refuse the batch if the edges the query returns form a cycle.
- * Kahn's algorithm; what it cannot remove lies on or behind a cycle, and
- * following out-edges among those nodes must come back to one of them.
+ * Step 3c: resolve the task's earlier unresolved dependencies that name a
+ * deployment of this batch, by uniqueId, or by a package name that only
+ * one deployment of the task has.
  */
 static void
-check_acyclic(const pg_uuid_t *task_id, BbQuery *edges_query,
-			  const char *kind)
+resolve_earlier(const pg_uuid_t *task_id, BatchItem *batch, int n,
+				const BbNameIndex *names)
 {
+	BbArray		texts;
+	BbArray		guids;
 	BbParams	p = {0};
-	uint64		nedges;
-	HASHCTL		ctl = {0};
-	HTAB	   *nodes;
-	int			count = 0;
-	int			cap = 64;
-	pg_uuid_t  *guids = palloc(sizeof(pg_uuid_t) * cap);
-	int		   *from;
-	int		   *to;
-	int		   *indegree;
-	int		   *queue;
-	int			head = 0;
-	int			tail = 0;
-	int			removed = 0;
-	int			start = -1;
-	StringInfoData path;
 
-	bb_param_uuid(&p, task_id);
-	nedges = bb_query_run(edges_query, &p, false, SPI_OK_SELECT);
-	if (nedges == 0)
-		return;
-	ctl.keysize = sizeof(pg_uuid_t);
-	ctl.entrysize = sizeof(GraphNode);
-	ctl.hcxt = CurrentMemoryContext;
-	nodes = hash_create("bluebricks deployment graph", nedges * 2, &ctl,
-						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	from = palloc(sizeof(int) * nedges);
-	to = palloc(sizeof(int) * nedges);
-	for (uint64 e = 0; e < nedges; e++)
+	bb_array_init(&texts, TEXTOID);
+	bb_array_init(&guids, UUIDOID);
+	for (int i = 0; i < n; i++)
 	{
-		pg_uuid_t	a;
-		pg_uuid_t	b;
+		pg_uuid_t	g;
 
-		bb_col_uuid(e, 1, &a);
-		bb_col_uuid(e, 2, &b);
-		from[e] = node_index(nodes, &a, &count, &guids, &cap);
-		to[e] = node_index(nodes, &b, &count, &guids, &cap);
-	}
-	indegree = palloc0(sizeof(int) * count);
-	queue = palloc(sizeof(int) * count);
-	for (uint64 e = 0; e < nedges; e++)
-		indegree[to[e]]++;
-	for (int i = 0; i < count; i++)
-		if (indegree[i] == 0)
-			queue[tail++] = i;
-	/* Edges are few per node; a scan per removed node keeps this simple. */
-	while (head < tail)
-	{
-		int			n = queue[head++];
-
-		removed++;
-		for (uint64 e = 0; e < nedges; e++)
-			if (from[e] == n && --indegree[to[e]] == 0)
-				queue[tail++] = to[e];
-	}
-	if (removed == count)
-		return;
-
-	/* Walk out-edges among the remaining nodes until one repeats. */
-	for (int i = 0; i < count && start < 0; i++)
-		if (indegree[i] > 0)
-			start = i;
-	{
-		bool	   *seen = palloc0(sizeof(bool) * count);
-		int			n = start;
-
-		while (!seen[n])
+		bb_array_add_text(&texts, batch[i].unique_id);
+		bb_array_add_uuid(&guids, &batch[i].guid);
+		if (strcmp(batch[i].name, batch[i].unique_id) != 0 &&
+			bb_names_resolve(names, batch[i].name, &g) == 1 &&
+			memcmp(&g, &batch[i].guid, UUID_LEN) == 0)
 		{
-			seen[n] = true;
-			for (uint64 e = 0; e < nedges; e++)
-				if (from[e] == n && indegree[to[e]] > 0)
-				{
-					n = to[e];
-					break;
-				}
+			bb_array_add_text(&texts, batch[i].name);
+			bb_array_add_uuid(&guids, &batch[i].guid);
 		}
-		start = n;
 	}
-	initStringInfo(&path);
-	{
-		int			n = start;
-
-		do
-		{
-			appendStringInfo(&path, "%s -> ",
-							 unique_id_text(task_id, &guids[n]));
-			for (uint64 e = 0; e < nedges; e++)
-				if (from[e] == n && indegree[to[e]] > 0)
-				{
-					n = to[e];
-					break;
-				}
-		} while (n != start);
-		appendStringInfoString(&path, unique_id_text(task_id, &guids[n]));
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_BB_DEPENDENCY_CYCLE),
-			 errmsg("%s of the task would form a cycle", kind),
-			 errdetail("Cycle: %s.", path.data)));
+	bb_param_uuid(&p, task_id);
+	bb_param_array(&p, &texts);
+	bb_param_array(&p, &guids);
+	bb_query_run(&resolve_pending, &p, false, SPI_OK_UPDATE);
 }
 
-/* Step 6: apply one item's action and error. */
+/* Step 5: apply one item's action and error. */
 static void
 apply_action(const pg_uuid_t *task_id, const BbTaskHead *head, BatchItem *item)
 {
@@ -664,30 +532,58 @@ apply_action_named(const pg_uuid_t *task_id, const BbTaskHead *head,
 	PG_END_TRY();
 }
 
-/* qsort comparator: items by uniqueId, ties in input order. */
-static int
-compare_unique_ids(const void *a, const void *b)
+/* Apply a batch of items to the task; see the header comment. */
+static void
+apply_batch(const pg_uuid_t *task_id, const BbTaskHead *head,
+			BatchItem *batch, int n, const char *path)
 {
-	const BatchItem *x = *(const BatchItem *const *) a;
-	const BatchItem *y = *(const BatchItem *const *) b;
-	int			c = strcmp(x->unique_id, y->unique_id);
+	BatchItem **sorted = bb_items_sorted(batch, n);
+	bool	   *changed = palloc0(sizeof(bool) * Max(n, 1));
+	ErrorContextCallback errcb;
+	BbNameIndex names;
+	char	  **all_names;
+	int			nnames;
 
-	if (c != 0)
-		return c;
-	return x < y ? -1 : (x > y ? 1 : 0);
+	errcb.callback = item_error_context;
+	errcb.previous = error_context_stack;
+	errcb.arg = psprintf("the items of %s", path);
+	error_context_stack = &errcb;
+
+	read_known(task_id, batch, n, sorted, changed);
+	check_new_guids(task_id, batch, n);
+	insert_items(task_id, batch, n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!changed[i])
+			continue;
+		errcb.arg = psprintf("%s[%d]", path, i);
+		update_item(task_id, &batch[i]);
+	}
+
+	errcb.arg = psprintf("the parents and dependencies of %s", path);
+	all_names = batch_names(batch, n, &nnames);
+	bb_names_load(&names, task_id, all_names, nnames);
+	store_parents(task_id, batch, n, &names);
+	store_dependencies(task_id, batch, n, &names);
+	resolve_earlier(task_id, batch, n, &names);
+	bb_graph_check_acyclic(task_id, &dependency_edges, "dependencies");
+	bb_graph_check_acyclic(task_id, &parent_edges, "parents");
+
+	for (int i = 0; i < n; i++)
+	{
+		errcb.arg = psprintf("%s[%d].action", path, i);
+		apply_action_named(task_id, head, &batch[i], errcb.arg);
+	}
+	error_context_stack = errcb.previous;
 }
 
-/* Apply a batch of items to the task; see the header comment. */
+/* Apply a batch of items to the task; see deployments.h. */
 void
 bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 				   JsonbContainer *items, const char *path, StringInfo out)
 {
 	int			n = JsonContainerSize(items);
-	BatchItem	   *batch = palloc0(sizeof(BatchItem) * Max(n, 1));
-	int32		ordinal;
-	BbParams	p = {0};
-	ErrorContextCallback errcb;
-	BatchItem	  **order = palloc(sizeof(BatchItem *) * Max(n, 1));
+	BatchItem  *batch = palloc0(sizeof(BatchItem) * Max(n, 1));
 
 	if (n > BB_MAX_BATCH)
 		ereport(ERROR,
@@ -701,62 +597,20 @@ bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 				 errmsg("task %s is \"%s\"; its deployments can no longer "
 						"change", bb_uuid_text(task_id),
 						bb_stage_names[head->stage])));
+	bb_items_parse(items, path, batch, n);
 
-	/* Step 1, then a check that no uniqueId repeats within the batch. */
-	for (int i = 0; i < n; i++)
+	bb_batch_begin(task_id, &head->rules);
+	PG_TRY();
 	{
-		batch[i].path = psprintf("%s[%d].", path, i);
-		parse_item(getIthJsonbValueFromContainer(items, i), &batch[i]);
-		order[i] = &batch[i];
+		apply_batch(task_id, head, batch, n, path);
+		bb_batch_end();
 	}
-	qsort(order, n, sizeof(BatchItem *), compare_unique_ids);
-	for (int i = 1; i < n; i++)
-		if (strcmp(order[i - 1]->unique_id, order[i]->unique_id) == 0)
-		{
-			BatchItem	   *first = Min(order[i - 1], order[i]);
-			BatchItem	   *again = Max(order[i - 1], order[i]);
-
-			bb_field_error(again->path, "package.uniqueId",
-						   psprintf("repeats %s[%d]", path,
-									(int) (first - batch)),
-						   "Each uniqueId may appear once in a batch.");
-		}
-
-	errcb.callback = item_error_context;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
-	bb_param_uuid(&p, task_id);
-	bb_query_run(&max_ordinal, &p, false, SPI_OK_SELECT);
-	ordinal = bb_col_int(0, 1);
-	for (int i = 0; i < n; i++)
+	PG_CATCH();
 	{
-		errcb.arg = psprintf("%s[%d]", path, i);
-		store_item(task_id, &batch[i], &ordinal);
+		bb_batch_abandon();
+		PG_RE_THROW();
 	}
-	for (int i = 0; i < n; i++)
-	{
-		errcb.arg = psprintf("%s[%d].parent", path, i);
-		if (batch[i].parent)
-			store_parent(task_id, &batch[i]);
-	}
-	for (int i = 0; i < n; i++)
-	{
-		errcb.arg = psprintf("%s[%d].dependencies", path, i);
-		if (batch[i].has_direct)
-			store_dependencies(task_id, &batch[i]);
-	}
-	errcb.arg = psprintf("the dependencies of %s", path);
-	bb_query_run(&resolve_pending_by_unique_id, &p, false, SPI_OK_UPDATE);
-	bb_query_run(&resolve_pending_by_name, &p, false, SPI_OK_UPDATE);
-	check_acyclic(task_id, &dependency_edges, "dependencies");
-	check_acyclic(task_id, &parent_edges, "parents");
-	for (int i = 0; i < n; i++)
-	{
-		errcb.arg = psprintf("%s[%d].action", path, i);
-		apply_action_named(task_id, head, &batch[i], errcb.arg);
-	}
-	error_context_stack = errcb.previous;
+	PG_END_TRY();
 
 	if (out == NULL)
 		return;

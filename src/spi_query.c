@@ -79,7 +79,8 @@ bb_query_run(BbQuery *q, BbParams *p, bool read_only, int expected)
 		p = &none;
 	if (q->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(q->sql, p->n, p->types);
+		SPIPlanPtr	plan = SPI_prepare_cursor(q->sql, p->n, p->types,
+											  q->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",

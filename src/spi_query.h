@@ -9,6 +9,11 @@
  * cached type OID can go stale; extension types are reached with casts in
  * the SQL text ($2::bluebricks.stage).
  *
+ * A statement declared with BB_QUERY_GENERIC is planned once, generically,
+ * and never re-planned per call: for statements run many times a second
+ * whose custom plans would not differ, so that planning is not paid on
+ * every call (see CURSOR_OPT_GENERIC_PLAN).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef BB_SPI_QUERY_H
@@ -17,6 +22,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -27,6 +33,7 @@ typedef struct BbQuery
 {
 	const char *sql;
 	SPIPlanPtr	plan;
+	int			cursor_options; /* CURSOR_OPT_* given to SPI_prepare_cursor */
 } BbQuery;
 
 typedef struct BbParams
@@ -37,7 +44,8 @@ typedef struct BbParams
 	char		nulls[BB_MAX_PARAMS];
 } BbParams;
 
-#define BB_QUERY(sqltext) {(sqltext), NULL}
+#define BB_QUERY(sqltext) {(sqltext), NULL, 0}
+#define BB_QUERY_GENERIC(sqltext) {(sqltext), NULL, CURSOR_OPT_GENERIC_PLAN}
 
 extern void bb_param_datum(BbParams *p, Oid type, Datum value, bool isnull);
 extern void bb_param_text(BbParams *p, const char *value);

@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "batch_context.h"
 #include "errcodes.h"
 #include "json_out.h"
 #include "spi_query.h"
@@ -353,6 +354,8 @@ deployment_rules(Datum task_id, BbStageRules *rules)
 	BbParams	p = {0};
 	char	   *command;
 
+	if (bb_batch_rules(DatumGetUUIDP(task_id), rules))
+		return;
 	bb_param_uuid(&p, DatumGetUUIDP(task_id));
 	if (bb_query_run(&q_task_rules, &p, false, SPI_OK_SELECT) == 0)
 		ereport(ERROR,

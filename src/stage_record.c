@@ -13,10 +13,11 @@
  * bluebricks.deployment:
  *	- adds a stage_history row with the deployment's guid on creation, a
  *	  change of stage, or a new non-NULL error text;
- *	- keeps task.state_counts (one count per stage, 1-based in enum order)
- *	  with one UPDATE of the task row per inserted, moved or deleted
- *	  deployment.  When the task is being deleted too (the cascade from
- *	  bluebricks.task) that UPDATE finds no row, which is fine.
+ *	- keeps task.state_counts (one count per stage, 1-based in enum order):
+ *	  one UPDATE of the task row per inserted, moved or deleted deployment,
+ *	  or one per batch while add_deployments runs (batch_context.c).  When
+ *	  the task is being deleted too (the cascade from bluebricks.task) that
+ *	  UPDATE finds no row, which is fine.
  *
  * Reentrancy: the UPDATEs these triggers run fire the guards and these
  * triggers again (cancel -> deployment record -> task counts -> task
@@ -40,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "batch_context.h"
 #include "errcodes.h"
 #include "json_out.h"
 #include "spi_query.h"
@@ -56,17 +58,6 @@ static BbQuery q_cancel_deployments = BB_QUERY(
 	"UPDATE bluebricks.deployment SET stage = 'canceled' "
 	"WHERE task_id = $1 "
 	"  AND stage NOT IN ('canceled', 'completed', 'error')");
-
-static BbQuery q_count_add = BB_QUERY(
-	"UPDATE bluebricks.task "
-	"SET state_counts[$2] = state_counts[$2] + $3 "
-	"WHERE task_id = $1");
-
-static BbQuery q_count_move = BB_QUERY(
-	"UPDATE bluebricks.task "
-	"SET state_counts[$2] = state_counts[$2] - 1, "
-	"    state_counts[$3] = state_counts[$3] + 1 "
-	"WHERE task_id = $1");
 
 /* One side (old or new) of the row a record trigger fired for. */
 typedef struct RowState
@@ -232,30 +223,6 @@ bb_task_stage_record(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Add delta to the task's count of stage (SPI connected). */
-static void
-count_add(const pg_uuid_t *task_id, BbStage stage, int delta)
-{
-	BbParams	p = {0};
-
-	bb_param_uuid(&p, task_id);
-	bb_param_int(&p, (int32) stage + 1);
-	bb_param_int(&p, delta);
-	(void) bb_query_run(&q_count_add, &p, false, SPI_OK_UPDATE);
-}
-
-/* Move one count of the task from one stage to another (SPI connected). */
-static void
-count_move(const pg_uuid_t *task_id, BbStage from, BbStage to)
-{
-	BbParams	p = {0};
-
-	bb_param_uuid(&p, task_id);
-	bb_param_int(&p, (int32) from + 1);
-	bb_param_int(&p, (int32) to + 1);
-	(void) bb_query_run(&q_count_move, &p, false, SPI_OK_UPDATE);
-}
-
 /*
  * bluebricks.deployment_stage_record() RETURNS trigger
  *
@@ -277,14 +244,14 @@ bb_deployment_stage_record(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_connect failed");
 		add_history(&newrow.task_id, &newrow.guid, false, 0, newrow.stage,
 					newrow.error);
-		count_add(&newrow.task_id, newrow.stage, 1);
+		bb_batch_count(&newrow.task_id, newrow.stage, 1);
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
 		read_row(td->tg_trigtuple, desc, true, &oldrow);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		count_add(&oldrow.task_id, oldrow.stage, -1);
+		bb_batch_count(&oldrow.task_id, oldrow.stage, -1);
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
@@ -308,11 +275,14 @@ bb_deployment_stage_record(PG_FUNCTION_ARGS)
 						newrow.stage, new_error ? newrow.error : NULL);
 		if (!same_task)
 		{
-			count_add(&oldrow.task_id, oldrow.stage, -1);
-			count_add(&newrow.task_id, newrow.stage, 1);
+			bb_batch_count(&oldrow.task_id, oldrow.stage, -1);
+			bb_batch_count(&newrow.task_id, newrow.stage, 1);
 		}
 		else if (stage_changed)
-			count_move(&newrow.task_id, oldrow.stage, newrow.stage);
+		{
+			bb_batch_count(&newrow.task_id, oldrow.stage, -1);
+			bb_batch_count(&newrow.task_id, newrow.stage, 1);
+		}
 	}
 	else
 		ereport(ERROR,
