@@ -211,6 +211,7 @@ bb_create_task(PG_FUNCTION_ARGS)
 	bb_param_text(&p, organization_field(root));
 	environment_field(root, &env);
 	bb_param_uuid(&p, &env);
+	(void) bb_jobject(root, "", "props", false);
 	bb_param_jsonb(&p, bb_jjsonb(root, "props"));
 	secrets_fields(root, task_id, &p);
 	if (bb_query_run(&insert_task, &p, false, SPI_OK_INSERT) != 1)
