@@ -158,10 +158,50 @@ unique_id_text(const pg_uuid_t *task_id, const pg_uuid_t *guid)
 	return bb_uuid_text(guid);
 }
 
+/* Edges of every node, as offsets into one array (CSR). */
+typedef struct Adjacency
+{
+	int		   *first;			/* edges of n: adj[first[n]..first[n+1]) */
+	int		   *adj;
+} Adjacency;
+
+/* Build the adjacency of edges src[e] -> dst[e] among count nodes. */
+static void
+build_adjacency(Adjacency *a, int count, uint64 nedges, const int *src,
+				const int *dst)
+{
+	int		   *fill = palloc(sizeof(int) * Max(count, 1));
+
+	a->first = palloc0(sizeof(int) * (count + 1));
+	a->adj = palloc(sizeof(int) * nedges);
+	for (uint64 e = 0; e < nedges; e++)
+		a->first[src[e] + 1]++;
+	for (int n = 0; n < count; n++)
+	{
+		a->first[n + 1] += a->first[n];
+		fill[n] = a->first[n];
+	}
+	for (uint64 e = 0; e < nedges; e++)
+		a->adj[fill[src[e]]++] = dst[e];
+	pfree(fill);
+}
+
+/* A predecessor of n that Kahn's pass left over (indegree still > 0). */
+static int
+left_over_predecessor(const Adjacency *preds, const int *indegree, int n)
+{
+	for (int e = preds->first[n]; e < preds->first[n + 1]; e++)
+		if (indegree[preds->adj[e]] > 0)
+			return preds->adj[e];
+	elog(ERROR, "a node left by the cycle check has no predecessor left");
+	return -1;
+}
+
 /*
  * Refuse the batch if the edges the query returns form a cycle.  Kahn's
- * algorithm; what it cannot remove lies on or behind a cycle, and
- * following out-edges among those nodes must come back to one of them.
+ * algorithm; every node it cannot remove has a predecessor it could not
+ * remove either, so walking predecessors must come back to a node: that
+ * walk is a cycle, read backwards.
  */
 void
 bb_graph_check_acyclic(const pg_uuid_t *task_id, BbQuery *edges_query,
@@ -178,10 +218,14 @@ bb_graph_check_acyclic(const pg_uuid_t *task_id, BbQuery *edges_query,
 	int		   *to;
 	int		   *indegree;
 	int		   *queue;
+	int		   *cycle;
+	int			ncycle = 0;
 	int			head = 0;
 	int			tail = 0;
-	int			removed = 0;
 	int			start = -1;
+	bool	   *seen;
+	Adjacency	succs;
+	Adjacency	preds;
 	StringInfoData path;
 
 	bb_param_uuid(&p, task_id);
@@ -205,66 +249,52 @@ bb_graph_check_acyclic(const pg_uuid_t *task_id, BbQuery *edges_query,
 		from[e] = node_index(nodes, &a, &count, &guids, &cap);
 		to[e] = node_index(nodes, &b, &count, &guids, &cap);
 	}
+	build_adjacency(&succs, count, nedges, from, to);
+
 	indegree = palloc0(sizeof(int) * count);
 	queue = palloc(sizeof(int) * count);
 	for (uint64 e = 0; e < nedges; e++)
 		indegree[to[e]]++;
-	for (int i = 0; i < count; i++)
-		if (indegree[i] == 0)
-			queue[tail++] = i;
-	/* Edges are few per node; a scan per removed node keeps this simple. */
+	for (int n = 0; n < count; n++)
+		if (indegree[n] == 0)
+			queue[tail++] = n;
 	while (head < tail)
 	{
 		int			n = queue[head++];
 
-		removed++;
-		for (uint64 e = 0; e < nedges; e++)
-			if (from[e] == n && --indegree[to[e]] == 0)
-				queue[tail++] = to[e];
+		for (int e = succs.first[n]; e < succs.first[n + 1]; e++)
+			if (--indegree[succs.adj[e]] == 0)
+				queue[tail++] = succs.adj[e];
 	}
-	if (removed == count)
+	if (tail == count)
 		return;
 
-	/* Walk out-edges among the remaining nodes until one repeats. */
-	for (int i = 0; i < count && start < 0; i++)
-		if (indegree[i] > 0)
-			start = i;
+	build_adjacency(&preds, count, nedges, to, from);
+	for (int n = 0; n < count && start < 0; n++)
+		if (indegree[n] > 0)
+			start = n;
+	seen = palloc0(sizeof(bool) * count);
+	while (!seen[start])
 	{
-		bool	   *seen = palloc0(sizeof(bool) * count);
-		int			n = start;
-
-		while (!seen[n])
-		{
-			seen[n] = true;
-			for (uint64 e = 0; e < nedges; e++)
-				if (from[e] == n && indegree[to[e]] > 0)
-				{
-					n = to[e];
-					break;
-				}
-		}
-		start = n;
+		seen[start] = true;
+		start = left_over_predecessor(&preds, indegree, start);
+	}
+	cycle = palloc(sizeof(int) * count);
+	for (int n = start;;)
+	{
+		cycle[ncycle++] = n;
+		n = left_over_predecessor(&preds, indegree, n);
+		if (n == start)
+			break;
 	}
 	initStringInfo(&path);
-	{
-		int			n = start;
-
-		do
-		{
-			appendStringInfo(&path, "%s -> ",
-							 unique_id_text(task_id, &guids[n]));
-			for (uint64 e = 0; e < nedges; e++)
-				if (from[e] == n && indegree[to[e]] > 0)
-				{
-					n = to[e];
-					break;
-				}
-		} while (n != start);
-		appendStringInfoString(&path, unique_id_text(task_id, &guids[n]));
-	}
+	for (int i = ncycle - 1; i >= 0; i--)
+		appendStringInfo(&path, "%s -> ",
+						 unique_id_text(task_id, &guids[cycle[i]]));
+	appendStringInfoString(&path,
+						   unique_id_text(task_id, &guids[cycle[ncycle - 1]]));
 	ereport(ERROR,
 			(errcode(ERRCODE_BB_DEPENDENCY_CYCLE),
 			 errmsg("%s of the task would form a cycle", kind),
 			 errdetail("Cycle: %s.", path.data)));
 }
-

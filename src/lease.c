@@ -49,17 +49,13 @@
 #define MAX_LIMIT 1000
 
 static BbQuery q_fence_state = BB_QUERY(
-	"SELECT runner_id, lease_token_hash, "
-	"       coalesce(lease_expires > now(), false) "
-	"FROM bluebricks.task WHERE task_id = $1");
+	"SELECT " BB_LEASE_COLS " FROM bluebricks.task WHERE task_id = $1");
 
 static BbQuery q_fence_extend = BB_QUERY(
-	"UPDATE bluebricks.task "
-	"SET lease_expires = now() + coalesce(lease_duration, "
-	"                                     interval '5 minutes') "
-	"WHERE task_id = $1");
+	"UPDATE bluebricks.task SET lease_expires = " BB_LEASE_EXTENDED
+	" WHERE task_id = $1");
 
-static BbQuery q_any_lapsed = BB_QUERY(
+static BbQuery q_any_lapsed = BB_QUERY_GENERIC(
 	"SELECT 1 FROM bluebricks.task WHERE lease_expires <= now() LIMIT 1");
 
 static BbQuery q_lapse_installing = BB_QUERY(
@@ -104,31 +100,56 @@ static BbQuery q_lapse_rest = BB_QUERY(
 	"                    WHERE lease_expires <= now() "
 	"                    FOR UPDATE SKIP LOCKED)");
 
-static BbQuery q_runner = BB_QUERY(
-	"SELECT organization, environments FROM bluebricks.runner "
-	"WHERE id = $1");
+/* The runner's scope, and whether any lease visible to it has lapsed. */
+static BbQuery q_runner = BB_QUERY_GENERIC(
+	"SELECT organization, environments, "
+	"       EXISTS (SELECT FROM bluebricks.task "
+	"               WHERE lease_expires <= now()) "
+	"FROM bluebricks.runner WHERE id = $1");
 
-static BbQuery q_claim_pick = BB_QUERY(
-	"SELECT task_id, stage::text FROM bluebricks.task "
-	"WHERE stage IN ('pending', 'plan_approved') "
-	"  AND organization = $1 "
-	"  AND ($2::uuid[] IS NULL OR environment_id = ANY ($2)) "
-	"  AND (lease_expires IS NULL OR lease_expires <= now()) "
-	"ORDER BY created, task_id "
-	"LIMIT $3 "
-	"FOR UPDATE SKIP LOCKED");
+/*
+ * A claim in one statement: pick up to $4 claimable tasks, oldest first,
+ * skipping rows locked by others; lease the n-th of them with the n-th
+ * token hash of $5; log each grant.  CLAIM_SQL(limit) is its text with
+ * the LIMIT clause given.
+ */
+#define CLAIM_SQL(limit) \
+	"WITH picked AS (" \
+	"  SELECT task_id, created FROM bluebricks.task " \
+	"  WHERE stage IN ('pending', 'plan_approved') " \
+	"    AND organization = $2 " \
+	"    AND ($3::uuid[] IS NULL OR environment_id = ANY ($3)) " \
+	"    AND (lease_expires IS NULL OR lease_expires <= now()) " \
+	"  ORDER BY created, task_id " \
+	"  LIMIT " limit " " \
+	"  FOR UPDATE SKIP LOCKED), " \
+	"numbered AS (" \
+	"  SELECT task_id, row_number() OVER (ORDER BY created, task_id) AS n " \
+	"  FROM picked), " \
+	"granted AS (" \
+	"  UPDATE bluebricks.task t " \
+	"  SET runner_id = $1, lease_token_hash = ($5::bytea[])[p.n], " \
+	"      lease_expires = now() + $6, lease_duration = $6 " \
+	"  FROM numbered p " \
+	"  WHERE t.task_id = p.task_id " \
+	"  RETURNING t.task_id, t.stage, t.lease_expires, t.lease_token_hash, " \
+	"            p.n), " \
+	"logged AS (" \
+	"  INSERT INTO bluebricks.claim_log " \
+	"    (task_id, runner_id, claimed, expires, token_hash) " \
+	"  SELECT task_id, $1, now(), lease_expires, lease_token_hash " \
+	"  FROM granted) " \
+	"SELECT task_id, stage::text, n FROM granted ORDER BY n"
 
-static BbQuery q_claim_grant = BB_QUERY(
-	"WITH granted AS ("
-	"  UPDATE bluebricks.task t "
-	"  SET runner_id = $1, lease_token_hash = c.hash, "
-	"      lease_expires = now() + $4, lease_duration = $4 "
-	"  FROM unnest($2::uuid[], $3::bytea[]) AS c (task_id, hash) "
-	"  WHERE t.task_id = c.task_id "
-	"  RETURNING t.task_id, t.lease_expires, t.lease_token_hash) "
-	"INSERT INTO bluebricks.claim_log "
-	"  (task_id, runner_id, claimed, expires, token_hash) "
-	"SELECT task_id, $1, now(), lease_expires, lease_token_hash FROM granted");
+/*
+ * The claim of one task, the common case, has a plan that never depends
+ * on its parameters: kept generic, so that it is not planned per call
+ * ($4 is then unused).
+ */
+static BbQuery q_claim_one = BB_QUERY_GENERIC(CLAIM_SQL("1"));
+
+/* Claims of more tasks get custom plans sized by $4. */
+static BbQuery q_claim = BB_QUERY(CLAIM_SQL("$4"));
 
 static BbQuery q_pending_for_runner = BB_QUERY(
 	"SELECT task_id, stage::text FROM bluebricks.task "
@@ -211,14 +232,27 @@ bb_new_secret(char hex[BB_SECRET_HEX_LEN + 1], uint8 hash[BB_HASH_LEN])
 	bb_sha256(hex, BB_SECRET_HEX_LEN, hash);
 }
 
-/* Extend the lease of a task by its duration (SPI connected). */
-static void
-extend_lease(const pg_uuid_t *task_id)
+/* Read BB_LEASE_COLS from row of SPI_tuptable, starting at column col. */
+void
+bb_lease_read(uint64 row, int col, BbLease *lease)
 {
-	BbParams	p = {0};
+	bool		isnull;
+	Datum		d;
 
-	bb_param_uuid(&p, task_id);
-	(void) bb_query_run(&q_fence_extend, &p, false, SPI_OK_UPDATE);
+	lease->has_holder = bb_col_uuid(row, col, &lease->holder);
+	d = bb_col_datum(row, col + 1, &isnull);
+	lease->has_hash = !isnull;
+	memset(lease->hash, 0, BB_HASH_LEN);
+	if (!isnull)
+	{
+		bytea	   *b = DatumGetByteaPP(d);
+
+		if (VARSIZE_ANY_EXHDR(b) != BB_HASH_LEN)
+			elog(ERROR, "lease token hash of a task has a bad length");
+		memcpy(lease->hash, VARDATA_ANY(b), BB_HASH_LEN);
+	}
+	lease->live = bb_col_bool(row, col + 2) && lease->has_holder &&
+		lease->has_hash;
 }
 
 /* Raise the lease conflict of a task with a detail sentence. */
@@ -240,80 +274,71 @@ lease_conflict(const pg_uuid_t *task_id, const char *message,
 	pg_unreachable();
 }
 
-/* Refuse a change of a task the caller may not make under its lease. */
-void
-bb_lease_fence(const pg_uuid_t *task_id, const char *token)
+/*
+ * Refuse a change of a task the caller may not make under its lease;
+ * returns whether the lease is to be extended.
+ */
+bool
+bb_lease_check(const pg_uuid_t *task_id, const char *token,
+			   const BbLease *lease)
 {
 	const BbRequest *req = bb_request();
-	BbParams	p = {0};
-	pg_uuid_t	holder;
-	bool		has_holder;
-	bool		live;
-	bool		hash_null;
-	uint8		stored[BB_HASH_LEN] = {0};
-
-	bb_param_uuid(&p, task_id);
-	if (bb_query_run(&q_fence_state, &p, false, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_BB_TASK_NOT_FOUND),
-				 errmsg("task %s not found", bb_uuid_text(task_id))));
-	has_holder = bb_col_uuid(0, 1, &holder);
-	{
-		Datum		d = bb_col_datum(0, 2, &hash_null);
-
-		if (!hash_null)
-		{
-			bytea	   *b = DatumGetByteaPP(d);
-
-			if (VARSIZE_ANY_EXHDR(b) != BB_HASH_LEN)
-				elog(ERROR, "lease token hash of a task has a bad length");
-			memcpy(stored, VARDATA_ANY(b), BB_HASH_LEN);
-		}
-	}
-	live = bb_col_bool(0, 3) && has_holder && !hash_null;
 
 	if (token != NULL)
 	{
 		uint8		given[BB_HASH_LEN];
 
-		if (!live)
+		if (!lease->live)
 			lease_conflict(task_id, "no live lease on task",
 						   "A lease token was given, but the task's lease "
 						   "has lapsed or was never granted.");
 		bb_sha256(token, strlen(token), given);
-		if (!bb_hash_equal(given, stored))
+		if (!bb_hash_equal(given, lease->hash))
 			lease_conflict(task_id, "wrong lease token for task",
 						   "The token given is not the one of the task's "
 						   "current lease; the task may have been leased "
 						   "again since.");
 		if (req->kind == BB_CALLER_RUNNER &&
 			(!req->has_runner ||
-			 memcmp(&req->runner, &holder, sizeof(pg_uuid_t)) != 0))
+			 memcmp(&req->runner, &lease->holder, sizeof(pg_uuid_t)) != 0))
 			lease_conflict(task_id, "another runner holds the lease of task",
 						   "The lease belongs to a runner other than the "
 						   "one making the request.");
-		extend_lease(task_id);
-		return;
+		return true;
 	}
 
-	if (!live || req->kind != BB_CALLER_RUNNER)
-		return;
+	if (!lease->live || req->kind != BB_CALLER_RUNNER)
+		return false;
 
 	/* A runner with no token: only a sign-in with this task's token. */
 	if (!req->has_runner ||
-		memcmp(&req->runner, &holder, sizeof(pg_uuid_t)) != 0)
+		memcmp(&req->runner, &lease->holder, sizeof(pg_uuid_t)) != 0)
 		lease_conflict(task_id, "another runner holds the lease of task",
 					   "The lease belongs to a runner other than the one "
 					   "making the request.");
 	if (req->has_task &&
 		memcmp(&req->task, task_id, sizeof(pg_uuid_t)) == 0)
-	{
-		extend_lease(task_id);
-		return;
-	}
+		return true;
 	lease_conflict(task_id, "lease token required to change task",
 				   "The task is leased, and a runner must present the "
 				   "lease token it got with the claim.");
+}
+
+/* Refuse a change the caller may not make; extend the lease if due. */
+void
+bb_lease_fence(const pg_uuid_t *task_id, const char *token)
+{
+	BbParams	p = {0};
+	BbLease		lease;
+
+	bb_param_uuid(&p, task_id);
+	if (bb_query_run(&q_fence_state, &p, false, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_TASK_NOT_FOUND),
+				 errmsg("task %s not found", bb_uuid_text(task_id))));
+	bb_lease_read(0, 1, &lease);
+	if (bb_lease_check(task_id, token, &lease))
+		(void) bb_query_run(&q_fence_extend, &p, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -380,20 +405,27 @@ lapse_planning(void)
 	return n;
 }
 
-/* Apply every lapsed lease the request can see (SPI connected). */
-int
-bb_expire_leases_internal(void)
+/* Apply the lapsed leases the request can see (SPI connected). */
+static int
+expire_lapsed(void)
 {
 	uint64		total = 0;
 
-	if (bb_query_run(&q_any_lapsed, NULL, false, SPI_OK_SELECT) == 0)
-		return 0;
 	total += lapse_installing();
 	total += lapse_planning();
 	total += bb_query_run(&q_lapse_rest, NULL, false, SPI_OK_UPDATE);
 	if (total > 0)
 		elog(DEBUG1, "lapsed " UINT64_FORMAT " task leases", total);
 	return (int) Min(total, (uint64) PG_INT32_MAX);
+}
+
+/* Apply every lapsed lease the request can see (SPI connected). */
+int
+bb_expire_leases_internal(void)
+{
+	if (bb_query_run(&q_any_lapsed, NULL, false, SPI_OK_SELECT) == 0)
+		return 0;
+	return expire_lapsed();
 }
 
 /* Raise BB005 unless 1 <= lim <= MAX_LIMIT. */
@@ -426,22 +458,34 @@ check_runner_is_caller(const pg_uuid_t *runner)
 }
 
 /*
- * Organization and environments of a runner (SPI connected); raises BB007
- * when the runner does not exist or is not visible.  *envs is NULL for a
- * runner serving all environments.
+ * Organization and environments of a runner (SPI connected), after
+ * applying the lapsed leases the request can see; raises BB007 when the
+ * runner does not exist or is not visible.  *envs is NULL for a runner
+ * serving all environments.  One statement reads the runner and tells
+ * whether any lease has lapsed, so that a claim with nothing to expire
+ * costs one look-up.
  */
 static char *
 runner_scope(const pg_uuid_t *runner, Datum *envs, bool *envs_null)
 {
 	BbParams	p = {0};
+	char	   *org;
 
 	bb_param_uuid(&p, runner);
 	if (bb_query_run(&q_runner, &p, false, SPI_OK_SELECT) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_BB_UNKNOWN_REFERENCE),
 				 errmsg("runner %s does not exist", bb_uuid_text(runner))));
+	org = bb_col_text(0, 1);
 	*envs = bb_col_datum(0, 2, envs_null);
-	return bb_col_text(0, 1);
+	if (bb_col_bool(0, 3))
+	{
+		/* envs points into SPI_tuptable: keep a copy past the updates */
+		if (!*envs_null)
+			*envs = PointerGetDatum(DatumGetArrayTypePCopy(*envs));
+		(void) expire_lapsed();
+	}
+	return org;
 }
 
 /* Append {"taskId": ..., "token": ..., "stage": ...} to an array. */
@@ -483,6 +527,8 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 	char	   *org;
 	Datum		envs;
 	bool		envs_null;
+	char	  **tokens;
+	Datum	   *hashes;
 	BbParams	p = {0};
 	uint64		n;
 
@@ -509,52 +555,39 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) bb_expire_leases_internal();
 	org = runner_scope(runner, &envs, &envs_null);
 
+	/* One fresh token per task that may be granted; unused ones are lost. */
+	tokens = palloc(lim * sizeof(char *));
+	hashes = palloc(lim * sizeof(Datum));
+	for (int32 i = 0; i < lim; i++)
+	{
+		uint8		hash[BB_HASH_LEN];
+
+		tokens[i] = palloc(BB_SECRET_HEX_LEN + 1);
+		bb_new_secret(tokens[i], hash);
+		hashes[i] = PointerGetDatum(hash_bytea(hash));
+	}
+	bb_param_uuid(&p, runner);
 	bb_param_text(&p, org);
 	bb_param_datum(&p, UUIDARRAYOID, envs, envs_null);
 	bb_param_int(&p, lim);
-	n = bb_query_run(&q_claim_pick, &p, false, SPI_OK_SELECT);
-	if (n > 0)
+	bb_param_datum(&p, BYTEAARRAYOID,
+				   PointerGetDatum(construct_array(hashes, lim, BYTEAOID, -1,
+												   false, TYPALIGN_INT)),
+				   false);
+	bb_param_datum(&p, INTERVALOID, IntervalPGetDatum(lease), false);
+	n = bb_query_run(lim == 1 ? &q_claim_one : &q_claim, &p, false,
+					 SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
 	{
-		Datum	   *ids = palloc(n * sizeof(Datum));
-		Datum	   *hashes = palloc(n * sizeof(Datum));
-		char	  **tokens = palloc(n * sizeof(char *));
-		char	  **stages = palloc(n * sizeof(char *));
-		BbParams	g = {0};
-		uint64		granted;
+		bool		isnull;
+		Datum		id = bb_col_datum(i, 1, &isnull);
+		int64		k = DatumGetInt64(bb_col_datum(i, 3, &isnull));
 
-		for (uint64 i = 0; i < n; i++)
-		{
-			uint8		hash[BB_HASH_LEN];
-			bool		isnull;
-
-			ids[i] = bb_col_datum(i, 1, &isnull);
-			stages[i] = bb_col_text(i, 2);
-			tokens[i] = palloc(BB_SECRET_HEX_LEN + 1);
-			bb_new_secret(tokens[i], hash);
-			hashes[i] = PointerGetDatum(hash_bytea(hash));
-		}
-		bb_param_uuid(&g, runner);
-		bb_param_datum(&g, UUIDARRAYOID,
-					PointerGetDatum(construct_array(ids, (int) n, UUIDOID,
-													UUID_LEN, false,
-													TYPALIGN_CHAR)),
-					false);
-		bb_param_datum(&g, BYTEAARRAYOID,
-					PointerGetDatum(construct_array(hashes, (int) n, BYTEAOID,
-													-1, false,
-													TYPALIGN_INT)),
-					false);
-		bb_param_datum(&g, INTERVALOID, IntervalPGetDatum(lease), false);
-		granted = bb_query_run(&q_claim_grant, &g, false, SPI_OK_INSERT);
-		if (granted != n)
-			elog(ERROR, "claimed " UINT64_FORMAT " tasks but granted "
-				 UINT64_FORMAT " leases", n, granted);
-
-		for (uint64 i = 0; i < n; i++)
-			append_task_entry(&buf, i == 0, ids[i], tokens[i], stages[i]);
+		if (k < 1 || k > lim)
+			elog(ERROR, "claim returned token number " INT64_FORMAT, k);
+		append_task_entry(&buf, i == 0, id, tokens[k - 1], bb_col_text(i, 2));
 	}
 	appendStringInfoChar(&buf, ']');
 	if (SPI_finish() != SPI_OK_FINISH)
@@ -604,7 +637,6 @@ bb_pending_tasks(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) bb_expire_leases_internal();
 	if (has_runner)
 	{
 		Datum		envs;
@@ -618,6 +650,7 @@ bb_pending_tasks(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		(void) bb_expire_leases_internal();
 		bb_param_int(&p, lim);
 		n = bb_query_run(&q_pending_any, &p, false, SPI_OK_SELECT);
 	}

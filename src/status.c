@@ -74,12 +74,35 @@ static BbQuery select_expanded = BB_QUERY(
 	" url, package_version, unique_id, " ENTERED_COLS
 	" FROM bluebricks.deployment WHERE task_id = $1 ORDER BY ordinal");
 
-static BbQuery update_stage = BB_QUERY(
-	"UPDATE bluebricks.task SET stage = $2::bluebricks.stage, error = $3"
-	" WHERE task_id = $1");
+/*
+ * The task row locked for a change, with its lease: bb_task_lock's head
+ * and the fence's state in one statement.
+ */
+static BbQuery lock_task = BB_QUERY_GENERIC(
+	"SELECT stage::text, plan_only,"
+	" command IN ('force_install', 'force_uninstall'), error, "
+	BB_LEASE_COLS
+	" FROM bluebricks.task WHERE task_id = $1 FOR UPDATE");
 
-static BbQuery update_error = BB_QUERY(
-	"UPDATE bluebricks.task SET error = $2 WHERE task_id = $1");
+/* Columns of lock_task. */
+#define LOCK_STAGE 1
+#define LOCK_PLAN_ONLY 2
+#define LOCK_FORCE 3
+#define LOCK_ERROR 4
+#define LOCK_LEASE 5
+
+/*
+ * The one UPDATE of a change: stage and error as given ($4: whether they
+ * change), and the lease extended when $5.  A lease extension is folded
+ * in here so that a change writes one row version, not two.
+ */
+static BbQuery update_task = BB_QUERY_GENERIC(
+	"UPDATE bluebricks.task"
+	" SET stage = CASE WHEN $4 THEN $2::bluebricks.stage ELSE stage END,"
+	" error = CASE WHEN $4 THEN $3 ELSE error END,"
+	" lease_expires = CASE WHEN $5 THEN " BB_LEASE_EXTENDED
+	" ELSE lease_expires END"
+	" WHERE task_id = $1");
 
 /* What the expanded form knows of one deployment, by guid. */
 typedef struct DeploymentExtras
@@ -504,8 +527,12 @@ bb_set_task_status(PG_FUNCTION_ARGS)
 	bool		expand = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	char	   *token = PG_ARGISNULL(4) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(4));
 	BbTaskHead	head;
+	BbLease		lease;
+	bool		extend = false;
+	bool		change = false;
 	BbParams	p = {0};
 	StringInfoData buf;
+	char	   *stage;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -518,26 +545,42 @@ bb_set_task_status(PG_FUNCTION_ARGS)
 	bb_require_permission("update:task");
 	initStringInfo(&buf);
 	SPI_connect();
-	bb_task_lock(task_id, &head);
+
+	/* Lock the row and read its head and lease (as bb_task_lock does). */
+	if (!bb_request_task_allowed(task_id))
+		bb_task_not_found(task_id);
+	bb_param_uuid(&p, task_id);
+	if (bb_query_run(&lock_task, &p, false, SPI_OK_SELECT) != 1)
+		bb_task_not_found(task_id);
+	stage = bb_col_text(0, LOCK_STAGE);
+	if (!bb_stage_from_name(stage, &head.stage))
+		elog(ERROR, "unknown stage \"%s\"", stage);
+	head.rules.plan_only = bb_col_bool(0, LOCK_PLAN_ONLY);
+	head.rules.force = bb_col_bool(0, LOCK_FORCE);
+	head.error = bb_col_text(0, LOCK_ERROR);
+	bb_lease_read(0, LOCK_LEASE, &lease);
+
 	check_person_move(head.stage, target);
 	/* A final task has no lease left; repeating its stage must not fail. */
 	if (!(target == head.stage && bb_stage_is_final(head.stage)))
-		bb_lease_fence(task_id, token);
+		extend = bb_lease_check(task_id, token, &lease);
 
-	bb_param_uuid(&p, task_id);
 	if (target != head.stage)
 	{
 		if (!bb_stage_move_allowed(head.stage, target, &head.rules))
 			bb_stage_raise_invalid("task", bb_uuid_text(task_id), head.stage,
 								   target, &head.rules);
-		bb_param_text(&p, bb_stage_names[target]);
-		bb_param_text(&p, error);
-		bb_query_run(&update_stage, &p, false, SPI_OK_UPDATE);
+		change = true;
 	}
 	else if (error && (head.error == NULL || strcmp(error, head.error) != 0))
+		change = true;
+	if (change || extend)
 	{
+		bb_param_text(&p, bb_stage_names[target]);
 		bb_param_text(&p, error);
-		bb_query_run(&update_error, &p, false, SPI_OK_UPDATE);
+		bb_param_bool(&p, change);
+		bb_param_bool(&p, extend);
+		bb_query_run(&update_task, &p, false, SPI_OK_UPDATE);
 	}
 	render_status(&buf, task_id, expand, expand);
 	SPI_finish();
