@@ -105,21 +105,36 @@ FROM (SELECT a.task, a.target, row_number() OVER () AS rn
 			  AND h.at < a.t_first)) x;
 
 -- 4. Every acked deployment item is the deployment of its uniqueId, and
---    its move is in the history inside the call's window.
+--    the deployment was in the item's stage at some moment of the call:
+--    its history enters that stage inside the call's window, or its last
+--    entry before the window is that stage.  The latter is an item that
+--    asks for the stage the deployment has already, which changes nothing
+--    and writes no history: a runner whose lease lapsed in plan_approved
+--    after it had posted plan_approved, and that (or another runner)
+--    claims the task again and posts plan_approved once more.
+CREATE TEMP VIEW acked_item_seen AS
+SELECT i.*,
+	   EXISTS (
+		SELECT FROM bluebricks.stage_history h
+		WHERE h.task_id = i.task AND h.guid = i.guid
+		  AND h.to_stage = i.action
+		  AND h.at BETWEEN i.t_first AND i.t_recv) AS entered_in_window,
+	   (SELECT h.to_stage FROM bluebricks.stage_history h
+		WHERE h.task_id = i.task AND h.guid = i.guid AND h.at < i.t_first
+		ORDER BY h.seq DESC LIMIT 1) AS stage_before
+FROM acked_item i;
+
 SELECT 'every acked deployment item is in the database', count(*),
 	   string_agg(task || ':' || unique_id || ':' || action, ' ')
 		   FILTER (WHERE rn <= 3)
 FROM (SELECT i.*, row_number() OVER () AS rn
-	  FROM acked_item i
+	  FROM acked_item_seen i
 	  WHERE NOT EXISTS (
 			SELECT FROM bluebricks.deployment d
 			WHERE d.task_id = i.task AND d.guid = i.guid
 			  AND d.unique_id = i.unique_id)
-		 OR NOT EXISTS (
-			SELECT FROM bluebricks.stage_history h
-			WHERE h.task_id = i.task AND h.guid = i.guid
-			  AND h.to_stage = i.action
-			  AND h.at BETWEEN i.t_first AND i.t_recv)) x;
+		 OR (NOT i.entered_in_window
+			 AND i.stage_before IS DISTINCT FROM i.action)) x;
 
 -- 5. A uniqueId keeps its deployment across posts and retries.
 SELECT 'a uniqueId always answers the same deployment', count(*),
@@ -399,6 +414,11 @@ FROM (SELECT a.extra, row_number() OVER () AS rn FROM acked a
 SELECT 'info: tasks by final stage', 0,
 	   string_agg(stage || '=' || n, ' ' ORDER BY stage)
 FROM (SELECT stage, count(*) AS n FROM bluebricks.task GROUP BY stage) x;
+
+SELECT 'info: acked items that asked for the stage the deployment had', 0,
+	   count(*) || ' items'
+FROM acked_item_seen i
+WHERE NOT i.entered_in_window AND i.stage_before = i.action;
 
 SELECT 'info: deployments left unfinished under errored tasks', 0,
 	   count(*) || ' deployments'
