@@ -140,8 +140,8 @@ Sample query:
   SELECT jsonb_pretty(bluebricks.task_status(
       '123e4567-e89b-12d3-a456-426614174000', expand => true));
 
-Stop:
-  . scripts/cluster.sh && bb_cluster_stop $rundir
+Stop (the gateway too; the data stays):
+  make stop
 EOF
 
 if [ -n "$gateway_note" ]; then
@@ -164,7 +164,6 @@ else
 	cat <<EOF
 
 Gateway on $url (pid $(cat "$rundir/gateway.pid"), log $rundir/gateway.log).
-Stop it: kill \$(cat $rundir/gateway.pid)
 
 Credentials (the JWT: org "text", every permission, valid 30 days):
   export BB_URL=$url
@@ -172,10 +171,12 @@ Credentials (the JWT: org "text", every permission, valid 30 days):
   export BB_JWT='$jwt'
   export BB_ENV=$sandbox
 
-Every route (on the reference's demo task where one is needed):
+Every route (the demo runner serves the sandbox environment \$BB_ENV, so
+it sees the tasks made there, not the reference's demo task; the last two
+commands cancel and delete the demo task, which the next make run reloads):
+  curl -s -H "Authorization: Bearer \$BB_JWT" $ctype -d '{"command": "install", "environment": "'\$BB_ENV'"}' \$BB_URL/api/v1/tasks
   curl -s -u "\$BB_RUNNER" \$BB_URL/api/v1/tasks
   curl -s -u "\$BB_RUNNER" $ctype -d '{"limit": 1, "lease_seconds": 300}' \$BB_URL/api/v1/tasks/claim
-  curl -s -H "Authorization: Bearer \$BB_JWT" $ctype -d '{"command": "install", "environment": "'\$BB_ENV'"}' \$BB_URL/api/v1/tasks
   curl -s -H "Authorization: Bearer \$BB_JWT" \$BB_URL/api/v1/task/$demo
   curl -s -H "Authorization: Bearer \$BB_JWT" "\$BB_URL/api/v1/task/$demo/status?expand=true"
   curl -s -H "Authorization: Bearer \$BB_JWT" $ctype -d '{"status": "canceled", "error": "not today"}' \$BB_URL/api/v1/task/$demo/status
