@@ -14,6 +14,10 @@
 #	plpgsql  plpg.claim_tasks and plpg.set_task_status
 #	       (bench/sql/plpgsql.sql): the same work as the extension's
 #	       functions, written in PL/pgSQL, as the superuser.
+#	notify the bare cycle with one NOTIFY in each stage change, as the
+#	       extension sends: a ceiling for any implementation of the
+#	       design, since PostgreSQL serializes the commits of notifying
+#	       transactions (see bench/README.md).
 # Before each run the variant's table is topped up to 100,000 claimable
 # tasks; runs of one client count alternate between variants.  Reported:
 # cycles a second (= claims a second), the ratios per run, whether the rate
@@ -27,9 +31,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PORT=25441
+PORT=${BENCH_PORT:-25441}
 CLIENTS=${BENCH_CLIENTS:-1 8 32}
-VARIANTS=${BENCH_VARIANTS:-ext bare plpgsql}
+VARIANTS=${BENCH_VARIANTS:-ext bare plpgsql notify}
 POOL=${BENCH_POOL:-100000}
 LONG_DURATION=${BENCH_LONG_DURATION:-600}
 ENV_ID=f27d96be-c486-4075-a926-0ee96775119e
@@ -39,7 +43,7 @@ mkdir -p "$SCRIPTS"
 table_of() {
 	case $1 in
 	ext) echo bluebricks.task ;;
-	bare) echo floor.task ;;
+	bare | notify) echo floor.task ;;
 	plpgsql) echo plpg.task ;;
 	esac
 }
@@ -94,6 +98,20 @@ write_scripts() {
 			"lease_duration = NULL WHERE task_id = :tid;"
 	} >"$SCRIPTS/claim_bare.sql"
 	{
+		echo "-- the bare cycle with a NOTIFY per stage change (4 commits)"
+		head -2 "$SCRIPTS/claim_bare.sql" | tail -1
+		for st in planning no_change completed; do
+			extra=
+			[ "$st" = completed ] && extra=", completed = now(), runner_id =\
+ NULL, lease_expires = NULL, lease_duration = NULL"
+			echo "WITH u AS (UPDATE floor.task SET stage = '$st'," \
+				"updated = now()$extra WHERE task_id = :tid" \
+				"RETURNING task_id) SELECT pg_notify('bluebricks_task'," \
+				"json_build_object('taskId', task_id, 'stage', '$st')::text)" \
+				"FROM u;"
+		done
+	} >"$SCRIPTS/claim_notify.sql"
+	{
 		echo "-- the extension's cycle through the PL/pgSQL functions"
 		echo "SELECT j->0->>'taskId' AS tid, j->0->>'token' AS tok" \
 			"FROM (SELECT plpg.claim_tasks(:runner, 1," \
@@ -110,6 +128,7 @@ variant_opts() {
 	ext) echo "-U bench_runner -f $SCRIPTS/claim_ext.sql" ;;
 	bare) echo "-U postgres -f $SCRIPTS/claim_bare.sql" ;;
 	plpgsql) echo "-U postgres -f $SCRIPTS/claim_plpgsql.sql" ;;
+	notify) echo "-U postgres -f $SCRIPTS/claim_notify.sql" ;;
 	esac
 }
 
@@ -202,6 +221,24 @@ for c in $CLIENTS; do
 		"$(med_spread %.2f "${ep[@]}")")"
 done
 say "targets: ext/bare >= 0.8 and ext/PL/pgSQL >= 1.5 at 8 and 32 clients"
+if [[ " $VARIANTS " == *" notify "* ]]; then
+	say ""
+	say "The bare cycle with a NOTIFY per stage change (the ceiling the" \
+		"design's NOTIFY sets)"
+	say "| clients | bare+NOTIFY        | ext/bare+NOTIFY   | bare+NOTIFY/bare  |"
+	say "|--------:|--------------------|-------------------|-------------------|"
+	for c in $CLIENTS; do
+		n=() en=() nb=()
+		for r in $(seq "$BENCH_RUNS"); do
+			n+=("${TPS[notify,$c,$r]:-0}")
+			en+=("$(ratio "${TPS[ext,$c,$r]:-0}" "${TPS[notify,$c,$r]:-0}")")
+			nb+=("$(ratio "${TPS[notify,$c,$r]:-0}" "${TPS[bare,$c,$r]:-0}")")
+		done
+		say "$(printf '| %7s | %-18s | %-17s | %-17s |' "$c" \
+			"$(med_spread %.0f "${n[@]}")" "$(med_spread %.2f "${en[@]}")" \
+			"$(med_spread %.2f "${nb[@]}")")"
+	done
+fi
 say ""
 say "Rate decay within a run (last third / first third of its seconds)," \
 	"median [min..max]"

@@ -151,8 +151,17 @@ COMMENT ON FUNCTION bluebricks.deployment_stage_record() IS
 CREATE TRIGGER task_stage_guard
 	BEFORE INSERT OR UPDATE ON bluebricks.task
 	FOR EACH ROW EXECUTE FUNCTION bluebricks.task_stage_guard();
+-- An UPDATE that changes neither stage nor error (a claim, a lease being
+-- extended or cleared, a count kept) has nothing to record: the WHEN clause
+-- spares it the AFTER event and the trigger call.
 CREATE TRIGGER task_stage_record
-	AFTER INSERT OR UPDATE ON bluebricks.task
+	AFTER UPDATE ON bluebricks.task
+	FOR EACH ROW
+	WHEN (OLD.stage IS DISTINCT FROM NEW.stage
+		  OR OLD.error IS DISTINCT FROM NEW.error)
+	EXECUTE FUNCTION bluebricks.task_stage_record();
+CREATE TRIGGER task_stage_record_insert
+	AFTER INSERT ON bluebricks.task
 	FOR EACH ROW EXECUTE FUNCTION bluebricks.task_stage_record();
 CREATE TRIGGER deployment_stage_guard
 	BEFORE INSERT OR UPDATE ON bluebricks.deployment

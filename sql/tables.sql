@@ -349,6 +349,11 @@ COMMENT ON COLUMN bluebricks.stage_history.to_stage IS 'Stage entered.';
 COMMENT ON COLUMN bluebricks.stage_history.error IS
 	'Error text reported with the change.';
 COMMENT ON COLUMN bluebricks.stage_history.at IS 'Time of the change.';
+-- The errors of a task itself, which its status lists, without reading
+-- the history of its deployments.
+CREATE INDEX stage_history_task_error_idx
+	ON bluebricks.stage_history (task_id, seq)
+	WHERE error IS NOT NULL AND guid IS NULL;
 
 CREATE TABLE bluebricks.claim_log (
 	task_id uuid NOT NULL

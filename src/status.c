@@ -3,10 +3,15 @@
  * src/status.c
  *	  Reading and changing a task's status.
  *
- * The summary is read from the task row alone: state_counts is kept by
- * trigger in the same transaction as every deployment change, so a task
- * of 10,000 deployments costs what one of 10 does.  Only the expanded form
- * reads the deployments.
+ * The summary is read from the task row and the task's own errors:
+ * state_counts is kept by trigger in the same transaction as every
+ * deployment change, and the errors come through the partial index
+ * stage_history_task_error_idx, so a task of 10,000 deployments costs what
+ * one of 10 does.  Only the expanded form reads the deployments.
+ *
+ * A change (set_task_status) reads and locks the task row with its lease
+ * in one statement, and writes it with one UPDATE that also extends the
+ * lease and returns what the answer shows.
  *
  * Terms: "summary" is the reference's GET /status body; the POST /status
  * body is a subset of it; "expanded" adds deployments.items and actions.
@@ -32,14 +37,17 @@
 	"entered[1], entered[2], entered[3], entered[4], entered[5]," \
 	" entered[6], entered[7], entered[8], entered[9]"
 
-static BbQuery select_status = BB_QUERY(
-	"SELECT stage::text, command::text, plan_only,"
-	" command IN ('force_install', 'force_uninstall'),"
-	" created, updated, completed,"
-	" state_counts[1], state_counts[2], state_counts[3], state_counts[4],"
-	" state_counts[5], state_counts[6], state_counts[7], state_counts[8],"
+/* What the status document shows of the task row, as select_status. */
+#define STATUS_COLS \
+	"stage::text, command::text, plan_only," \
+	" command IN ('force_install', 'force_uninstall')," \
+	" created, updated, completed," \
+	" state_counts[1], state_counts[2], state_counts[3], state_counts[4]," \
+	" state_counts[5], state_counts[6], state_counts[7], state_counts[8]," \
 	" state_counts[9], " ENTERED_COLS
-	" FROM bluebricks.task WHERE task_id = $1");
+
+static BbQuery select_status = BB_QUERY(
+	"SELECT " STATUS_COLS " FROM bluebricks.task WHERE task_id = $1");
 
 /* Columns of select_status. */
 #define COL_STAGE 1
@@ -94,7 +102,8 @@ static BbQuery lock_task = BB_QUERY_GENERIC(
 /*
  * The one UPDATE of a change: stage and error as given ($4: whether they
  * change), and the lease extended when $5.  A lease extension is folded
- * in here so that a change writes one row version, not two.
+ * in here so that a change writes one row version, not two.  It returns
+ * the columns of select_status, so that the answer needs no second read.
  */
 static BbQuery update_task = BB_QUERY_GENERIC(
 	"UPDATE bluebricks.task"
@@ -102,7 +111,8 @@ static BbQuery update_task = BB_QUERY_GENERIC(
 	" error = CASE WHEN $4 THEN $3 ELSE error END,"
 	" lease_expires = CASE WHEN $5 THEN " BB_LEASE_EXTENDED
 	" ELSE lease_expires END"
-	" WHERE task_id = $1");
+	" WHERE task_id = $1"
+	" RETURNING " STATUS_COLS);
 
 /* What the expanded form knows of one deployment, by guid. */
 typedef struct DeploymentExtras
@@ -390,12 +400,13 @@ render_row_times(StringInfo buf, bool full)
 }
 
 /*
- * Append the status document of a task (SPI connected).  full selects the
- * GET form over the POST form; expand adds deployments and actions.
+ * Append the status document of a task (SPI connected) from the columns of
+ * select_status in the first row of SPI_tuptable.  full selects the GET
+ * form over the POST form; expand adds deployments and actions.
  */
 static void
-render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
-			  bool expand)
+render_status_row(StringInfo buf, const pg_uuid_t *task_id, bool full,
+				  bool expand)
 {
 	BbParams	p = {0};
 	BbStage		stage;
@@ -403,9 +414,6 @@ render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
 	uint64		nerrors;
 
 	bb_param_uuid(&p, task_id);
-	if (!bb_request_task_allowed(task_id) ||
-		bb_query_run(&select_status, &p, false, SPI_OK_SELECT) != 1)
-		bb_task_not_found(task_id);
 	if (!bb_stage_from_name(bb_col_text(0, COL_STAGE), &stage))
 		elog(ERROR, "unknown stage of task");
 	rules.plan_only = bb_col_bool(0, COL_PLAN_ONLY);
@@ -467,6 +475,20 @@ render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
 		render_actions(buf, stage, &rules);
 	}
 	appendStringInfoChar(buf, '}');
+}
+
+/* Append the status document of a task (SPI connected), as read now. */
+static void
+render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
+			  bool expand)
+{
+	BbParams	p = {0};
+
+	bb_param_uuid(&p, task_id);
+	if (!bb_request_task_allowed(task_id) ||
+		bb_query_run(&select_status, &p, false, SPI_OK_SELECT) != 1)
+		bb_task_not_found(task_id);
+	render_status_row(buf, task_id, full, expand);
 }
 
 /*
@@ -580,9 +602,20 @@ bb_set_task_status(PG_FUNCTION_ARGS)
 		bb_param_text(&p, error);
 		bb_param_bool(&p, change);
 		bb_param_bool(&p, extend);
-		bb_query_run(&update_task, &p, false, SPI_OK_UPDATE);
+		if (bb_query_run(&update_task, &p, false,
+						 SPI_OK_UPDATE_RETURNING) != 1)
+			bb_task_not_found(task_id);
 	}
-	render_status(&buf, task_id, expand, expand);
+
+	/*
+	 * The row the UPDATE returned is the answer, unless the AFTER triggers
+	 * changed the task since: a task entering canceled cancels its
+	 * deployments, which moves its counts.
+	 */
+	if ((change || extend) && target != BB_STAGE_CANCELED)
+		render_status_row(&buf, task_id, expand, expand);
+	else
+		render_status(&buf, task_id, expand, expand);
 	SPI_finish();
 	PG_RETURN_JSONB_P(bb_json_finish(&buf));
 }

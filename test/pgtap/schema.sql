@@ -6,7 +6,7 @@
 -- inside a transaction that is rolled back.
 
 BEGIN;
-SELECT plan(125);
+SELECT plan(128);
 
 -- Schema and types -----------------------------------------------------
 
@@ -169,6 +169,8 @@ SELECT has_index('bluebricks', 'task', 'task_claimable_idx',
 	ARRAY['organization', 'created']);
 SELECT has_index('bluebricks', 'task', 'task_lease_idx',
 	ARRAY['lease_expires']);
+SELECT has_index('bluebricks', 'stage_history',
+	'stage_history_task_error_idx', ARRAY['task_id', 'seq']);
 SELECT has_index('bluebricks', 'deployment_dependency',
 	'deployment_dependency_target_idx', ARRAY['task_id', 'depends_on_guid']);
 
@@ -351,13 +353,28 @@ SELECT policy_cmd_is('bluebricks', 'task', 'task_org'::name, 'all',
 -- Triggers -------------------------------------------------------------
 
 SELECT triggers_are('bluebricks', 'task',
-	ARRAY['task_stage_guard', 'task_stage_record']);
+	ARRAY['task_stage_guard', 'task_stage_record',
+		  'task_stage_record_insert']);
 SELECT triggers_are('bluebricks', 'deployment',
 	ARRAY['deployment_stage_guard', 'deployment_stage_record']);
 SELECT trigger_is('bluebricks', 'task', 'task_stage_guard',
 	'bluebricks', 'task_stage_guard');
 SELECT trigger_is('bluebricks', 'task', 'task_stage_record',
 	'bluebricks', 'task_stage_record');
+SELECT trigger_is('bluebricks', 'task', 'task_stage_record_insert',
+	'bluebricks', 'task_stage_record');
+SELECT is(
+	(SELECT string_agg(tgname || ':' ||
+					   CASE WHEN (tgtype & 4) <> 0 THEN 'insert'
+							ELSE 'update' END ||
+					   CASE WHEN tgqual IS NULL THEN '' ELSE ' when' END,
+					   ', ' ORDER BY tgname)
+	 FROM pg_catalog.pg_trigger
+	 WHERE tgrelid = 'bluebricks.task'::regclass
+	   AND tgname LIKE 'task_stage_record%'),
+	'task_stage_record:update when, task_stage_record_insert:insert',
+	'task_stage_record fires on UPDATE only when stage or error change, '
+	'and on every INSERT');
 SELECT trigger_is('bluebricks', 'deployment', 'deployment_stage_guard',
 	'bluebricks', 'deployment_stage_guard');
 SELECT trigger_is('bluebricks', 'deployment', 'deployment_stage_record',
