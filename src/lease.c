@@ -76,13 +76,22 @@ static BbQuery q_lapse_installing_deployments = BB_QUERY(
 	"WHERE d.task_id = ANY ($1) AND t.task_id = d.task_id "
 	"  AND d.stage NOT IN ('completed', 'canceled', 'error')");
 
+/*
+ * A task whose next move is its runner's, short of installing, is planned
+ * again from scratch: planning, no_change, and planned when no person
+ * approves it (planOnly completes, a forced task installs).  A planned task
+ * waiting for approval keeps its stage; approval makes it claimable.
+ */
 static BbQuery q_lapse_planning = BB_QUERY(
 	"UPDATE bluebricks.task t "
 	"SET stage = 'pending', runner_id = NULL, lease_token_hash = NULL, "
 	"    lease_expires = NULL, lease_duration = NULL "
 	"WHERE t.task_id IN (SELECT task_id FROM bluebricks.task "
 	"                    WHERE lease_expires <= now() "
-	"                      AND stage = 'planning' "
+	"                      AND (stage IN ('planning', 'no_change') "
+	"                           OR (stage = 'planned' AND (plan_only "
+	"                               OR command IN ('force_install', "
+	"                                              'force_uninstall')))) "
 	"                    FOR UPDATE SKIP LOCKED) "
 	"RETURNING t.task_id");
 
