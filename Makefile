@@ -33,7 +33,7 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps run test bench soak
+.PHONY: deps run stop test bench soak fuzz fuzz-clean
 deps:
 	scripts/deps.sh
 
@@ -43,20 +43,32 @@ bench:
 run:
 	scripts/run.sh
 
+stop:
+	scripts/stop.sh
+
+# SANITIZE=1 also runs the gateway's suites against a build with
+# AddressSanitizer and UndefinedBehaviorSanitizer (see scripts/test.sh).
 test:
-	scripts/test.sh
+	SANITIZE='$(SANITIZE)' scripts/test.sh
 
 # Every test, with the load test's long mode: 8 and 32 runners, 2,000
 # tasks each, and every fault.
 soak:
-	BB_LOAD=long scripts/test.sh
+	BB_LOAD=long SANITIZE='$(SANITIZE)' scripts/test.sh
+
+# Fuzz the gateway's request handling for FUZZ_SECONDS (needs clang-14).
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS) PG_CONFIG=$(PG_CONFIG)
+fuzz-clean:
+	$(MAKE) -C fuzz clean
 
 # The gateway has a make file of its own; these hook it into the targets
 # PGXS defines, which cannot take a second recipe.
 .PHONY: gateway gateway-install gateway-clean
 all: gateway
 install: gateway-install
-clean: gateway-clean
+clean: gateway-clean fuzz-clean
 gateway:
 	$(MAKE) -C gateway PG_CONFIG=$(PG_CONFIG)
 gateway-install:

@@ -54,9 +54,17 @@ usage(FILE *stream)
 		  "                             statement and connect timeout, and\n"
 		  "                             idle HTTP connection timeout\n"
 		  "                             (default 30)\n"
+		  "  --receive-timeout=SECONDS  BLUEBRICKS_RECEIVE_TIMEOUT, longest\n"
+		  "                             time from a request line to the end\n"
+		  "                             of its headers and body; a body\n"
+		  "                             still arriving then is answered 408\n"
+		  "                             (default: the request timeout)\n"
 		  "  --max-connections=N        BLUEBRICKS_MAX_CONNECTIONS,\n"
 		  "                             concurrent HTTP connections\n"
 		  "                             (default 256)\n"
+		  "  --max-connections-per-ip=N BLUEBRICKS_MAX_CONNECTIONS_PER_IP,\n"
+		  "                             concurrent HTTP connections from one\n"
+		  "                             client address (default 64)\n"
 		  "  --routes                   print the route table and exit\n"
 		  "  --help                     print this help and exit\n"
 		  "\n"
@@ -205,7 +213,9 @@ enum
 	OPT_THREADS,
 	OPT_MAX_BODY,
 	OPT_REQUEST_TIMEOUT,
+	OPT_RECEIVE_TIMEOUT,
 	OPT_MAX_CONNECTIONS,
+	OPT_MAX_CONNECTIONS_PER_IP,
 	OPT_ROUTES,
 	OPT_HELP
 };
@@ -223,7 +233,10 @@ gw_config_load(int argc, char **argv)
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"max-body", required_argument, NULL, OPT_MAX_BODY},
 		{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+		{"receive-timeout", required_argument, NULL, OPT_RECEIVE_TIMEOUT},
 		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-connections-per-ip", required_argument, NULL,
+		OPT_MAX_CONNECTIONS_PER_IP},
 		{"routes", no_argument, NULL, OPT_ROUTES},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0}
@@ -232,7 +245,10 @@ gw_config_load(int argc, char **argv)
 	const char *threads = env_or("BLUEBRICKS_THREADS", NULL);
 	const char *max_body = env_or("BLUEBRICKS_MAX_BODY", "1M");
 	const char *timeout = env_or("BLUEBRICKS_REQUEST_TIMEOUT", "30");
+	const char *receive = env_or("BLUEBRICKS_RECEIVE_TIMEOUT", NULL);
 	const char *maxconn = env_or("BLUEBRICKS_MAX_CONNECTIONS", "256");
+	const char *maxconn_ip = env_or("BLUEBRICKS_MAX_CONNECTIONS_PER_IP",
+									"64");
 	long		v;
 	int			c;
 
@@ -270,8 +286,14 @@ gw_config_load(int argc, char **argv)
 			case OPT_REQUEST_TIMEOUT:
 				timeout = optarg;
 				break;
+			case OPT_RECEIVE_TIMEOUT:
+				receive = optarg;
+				break;
 			case OPT_MAX_CONNECTIONS:
 				maxconn = optarg;
+				break;
+			case OPT_MAX_CONNECTIONS_PER_IP:
+				maxconn_ip = optarg;
 				break;
 			case OPT_ROUTES:
 				gw_config.print_routes = true;
@@ -322,6 +344,17 @@ gw_config_load(int argc, char **argv)
 		return false;
 	}
 	gw_config.request_timeout = (int) v;
+	gw_config.receive_timeout = gw_config.request_timeout;
+	if (receive != NULL)
+	{
+		if (!parse_int(receive, 1, 3600, &v))
+		{
+			fprintf(stderr, "bluebricks-gateway: receive timeout must be "
+					"whole seconds from 1 to 3600, not \"%s\"\n", receive);
+			return false;
+		}
+		gw_config.receive_timeout = (int) v;
+	}
 	if (!parse_int(maxconn, 1, 65536, &v))
 	{
 		fprintf(stderr, "bluebricks-gateway: max connections must be an "
@@ -329,6 +362,13 @@ gw_config_load(int argc, char **argv)
 		return false;
 	}
 	gw_config.max_connections = (int) v;
+	if (!parse_int(maxconn_ip, 1, 65536, &v))
+	{
+		fprintf(stderr, "bluebricks-gateway: max connections per IP must "
+				"be an integer from 1 to 65536, not \"%s\"\n", maxconn_ip);
+		return false;
+	}
+	gw_config.max_connections_per_ip = (int) v;
 
 	if (gw_config.print_routes)
 		return true;

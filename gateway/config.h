@@ -31,7 +31,9 @@ typedef struct GwConfig
 	int			threads;		/* HTTP worker threads */
 	size_t		max_body;		/* bytes */
 	int			request_timeout;	/* seconds */
+	int			receive_timeout;	/* seconds to receive a request */
 	int			max_connections;	/* concurrent HTTP connections */
+	int			max_connections_per_ip; /* of them, from one address */
 	bool		print_routes;	/* --routes: print the table and exit */
 } GwConfig;
 

@@ -19,6 +19,13 @@ extern atomic_int gw_in_flight;
 /* Set once shutdown begins: replies then ask clients to close. */
 extern atomic_bool gw_shutting_down;
 
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK of the daemon: starts a request (and its
+ * receive clock) as soon as its request line is in.
+ */
+extern void *gw_request_line(void *cls, const char *uri,
+							 struct MHD_Connection *connection);
+
 /* MHD_AccessHandlerCallback of the daemon. */
 extern enum MHD_Result gw_handle_request(void *cls,
 										 struct MHD_Connection *connection,

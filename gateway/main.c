@@ -7,7 +7,9 @@
  * whether the database answers (the gateway starts either way and
  * connects on demand), and starts libmicrohttpd with a pool of worker
  * threads, each serving its connections' requests in turn, blocking on the
- * database while it does.  SIGTERM and SIGINT are taken by the main thread
+ * database while it does.  Connections are limited in number, overall and
+ * per client address, and in the time they take to send a request (see
+ * deadline.h).  SIGTERM and SIGINT are taken by the main thread
  * alone (blocked everywhere else): it stops accepting connections, waits
  * for requests in flight to finish (up to the request timeout and a few
  * seconds more), stops the daemon and exits 0.
@@ -28,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "config.h"
+#include "deadline.h"
 #include "handler.h"
 #include "log.h"
 #include "pool.h"
@@ -37,16 +40,49 @@
 /* Seconds past the request timeout that shutdown waits for requests. */
 #define GW_DRAIN_GRACE 5
 
-/* Route libmicrohttpd's own messages to the log. */
+/* The last message of libmicrohttpd, and how often it came again since. */
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char mhd_log_last[512];
+static double mhd_log_last_ms;
+static long mhd_log_repeated;
+
+/* Write how often the last message came again, if it did; lock held. */
+static void
+mhd_log_flush_locked(void)
+{
+	if (mhd_log_repeated > 0)
+		gw_log("libmicrohttpd: (%ld more of: %s)", mhd_log_repeated,
+			   mhd_log_last);
+	mhd_log_repeated = 0;
+}
+
+/*
+ * Route libmicrohttpd's own messages to the log.  The same message again
+ * within a second of its last writing is counted instead (a client opening
+ * connections past a limit would otherwise write a line for each), and the
+ * count written before the next message written, or at exit.
+ */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char		msg[512];
+	double		now = gw_now_ms();
 
 	(void) cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
+	pthread_mutex_lock(&mhd_log_lock);
+	if (strcmp(msg, mhd_log_last) == 0 && now - mhd_log_last_ms < 1000.0)
+	{
+		mhd_log_repeated++;
+		pthread_mutex_unlock(&mhd_log_lock);
+		return;
+	}
+	mhd_log_flush_locked();
+	memcpy(mhd_log_last, msg, sizeof(mhd_log_last));
+	mhd_log_last_ms = now;
 	gw_log("libmicrohttpd: %s", msg);
+	pthread_mutex_unlock(&mhd_log_lock);
 }
 
 /* Describe the address actually bound, e.g. 127.0.0.1:8080. */
@@ -160,8 +196,14 @@ main(int argc, char **argv)
 							  (unsigned int) gw_config.threads,
 							  MHD_OPTION_CONNECTION_LIMIT,
 							  (unsigned int) gw_config.max_connections,
+							  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+							  (unsigned int) gw_config.max_connections_per_ip,
 							  MHD_OPTION_CONNECTION_TIMEOUT,
 							  (unsigned int) gw_config.request_timeout,
+							  MHD_OPTION_NOTIFY_CONNECTION,
+							  gw_deadline_notify, NULL,
+							  MHD_OPTION_URI_LOG_CALLBACK,
+							  gw_request_line, NULL,
 							  MHD_OPTION_NOTIFY_COMPLETED,
 							  gw_request_completed, NULL,
 							  MHD_OPTION_UNESCAPE_CALLBACK, gw_unescape, NULL,
@@ -171,13 +213,23 @@ main(int argc, char **argv)
 		gw_log("cannot listen on %s", gw_config.listen);
 		return 1;
 	}
+	if (!gw_deadline_start())
+	{
+		gw_log("cannot start the receive watchdog thread");
+		MHD_stop_daemon(daemon);
+		return 1;
+	}
 
 	describe_listen(daemon, where, sizeof(where));
 	masked = gw_config_masked_database();
 	gw_log("bluebricks-gateway listening on %s, database \"%s\", "
 		   "%d connection(s), %d thread(s), max body %zu bytes, "
-		   "bearer tokens: %s%s%s", where, masked ? masked : "?",
+		   "%d HTTP connection(s), %d per client address, "
+		   "receive timeout %d s, bearer tokens: %s%s%s", where,
+		   masked ? masked : "?",
 		   gw_config.pool_size, gw_config.threads, gw_config.max_body,
+		   gw_config.max_connections, gw_config.max_connections_per_ip,
+		   gw_config.receive_timeout,
 		   gw_config.jwt_secret ? "HS256" : "",
 		   gw_config.jwt_secret && gw_config.jwt_public_key ? " and " : "",
 		   gw_config.jwt_public_key ? "RS256" :
@@ -186,6 +238,13 @@ main(int argc, char **argv)
 	probe_database();
 
 	serve_until_signal(daemon, &stop);
+	gw_deadline_stop();
+	pthread_mutex_lock(&mhd_log_lock);
+	mhd_log_flush_locked();
+	pthread_mutex_unlock(&mhd_log_lock);
+	if (gw_deadline_cuts() > 0)
+		gw_log("closed %ld connection(s) that sent a request too slowly",
+			   gw_deadline_cuts());
 	gw_pool_close();
 	gw_log("bluebricks-gateway stopped");
 	return 0;

@@ -25,7 +25,8 @@ typedef struct GwReply
 	const char *allow;			/* Allow header, or NULL */
 	bool		challenge;		/* add the WWW-Authenticate challenges */
 	char		location[96];	/* Location header, or "" */
-	char	   *reason;			/* malloc'd cause of a 5xx, for the log */
+	char	   *reason;			/* malloc'd cause of a 5xx or 408, for the
+								 * log */
 } GwReply;
 
 /* Set a reply with a JSON body, taking ownership of body. */
@@ -39,7 +40,7 @@ extern void gw_reply_error(GwReply *reply, int status, const char *code,
 						   const char *message, const char *hint,
 						   const char *request_id);
 
-/* Record why a 5xx happened, for the log line (copied). */
+/* Record why a 5xx or 408 happened, for the log line (copied). */
 extern void gw_reply_reason(GwReply *reply, const char *reason);
 
 /* Queue reply on the connection; closing adds Connection: close. */

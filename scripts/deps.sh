@@ -9,6 +9,9 @@
 # postgresql-15 lets Debian create and start its own cluster on port 5432;
 # nothing in this project uses that cluster or that port.
 #
+# clang-14 and libclang-rt-14-dev build the fuzz target (fuzz/), valgrind
+# runs the gateway's leak check (test/hostile/valgrind.sh).
+#
 # postgresql-contrib-15 is a virtual package provided by postgresql-15, so
 # it is checked through what the installed packages provide.
 
@@ -34,6 +37,9 @@ BB_PACKAGES=(
 	procps
 	iproute2
 	util-linux
+	clang-14
+	libclang-rt-14-dev
+	valgrind
 )
 
 # Whether package (real, or virtual and provided by an installed one) is

@@ -9,20 +9,46 @@
 #	- pg_regress tests (test/sql, test/expected)    via make installcheck
 #	- isolation specs (test/specs, test/expected)   via make installcheck
 #	- pgTAP tests (test/pgtap/*.sql)                via pg_prove
-#	- test/gateway/run.sh, when present, which gets BB_CLUSTER_DIR and the
-#	  PG* variables of the cluster
+#	- test/gateway/run.sh, test/hostile/run.sh and test/load/run.sh, when
+#	  present, which get BB_GATEWAY, BB_CLUSTER_DIR and the PG* variables
+#	  of the cluster
+#	- a 10-second fuzz run of the gateway (make -C fuzz run), when clang-14
+#	  is installed; it counts as one test
+#	- test/run/walkthrough.sh: `make run` in a scratch directory
 # The cluster and its directory are removed on every exit.  The last line
 # is "N passed, M failed", counting pg_regress tests, isolation specs,
-# pgTAP assertions and the gateway's tests (its own last line when it
+# pgTAP assertions and each suite's tests (its own last line when it
 # prints one in that form, else one for the whole suite); the exit status
 # is non-zero when anything failed.
 #
-# Environment: BB_TEST_PORT forces the port; BB_TEST_KEEP=1 keeps the
-# cluster directory for inspection (its path is printed).
+# SANITIZE=1 (`make test SANITIZE=1`) also builds the gateway with
+# AddressSanitizer and UndefinedBehaviorSanitizer (gateway/san/) and runs
+# the gateway, hostile-input and load suites against that build, with
+# leak detection on and any undefined behaviour fatal.  Every other make
+# command here runs with SANITIZE unset, so the installed gateway is never
+# a sanitized one.
+#
+# Environment: BB_TEST_PORT forces the cluster's port; BB_TEST_KEEP=1
+# keeps the cluster directory for inspection (its path is printed);
+# BB_TEST_RUN_PORT and BB_TEST_RUN_GATEWAY_PORT force the ports of the
+# `make run` suite (else free ones are picked); BB_GATEWAY_PORTS,
+# HS_GATEWAY_PORTS and BB_LOAD_PORTS reach the suites that read them;
+# FUZZ_SECONDS (default 10) sets the length of the fuzz run.
 
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
+
+# Read SANITIZE, then keep it (and the calling make's flags, which would
+# carry it) away from every make below.
+sanitize=${SANITIZE:-}
+unset SANITIZE MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
+case $sanitize in
+	'' | 0) sanitize= ;;
+	1) ;;
+	*) echo "test: SANITIZE must be 1 or empty, not $sanitize" >&2; exit 2 ;;
+esac
+t_begin=$(date +%s)
 
 passed=0
 failed=0
@@ -43,6 +69,7 @@ bb_summary() {
 		printf 'failures:\n'
 		printf '  %s\n' "${failures[@]}"
 	fi
+	echo "test: took $(($(date +%s) - t_begin)) s${sanitize:+ (SANITIZE=1)}"
 	echo "$passed passed, $failed failed"
 }
 
@@ -57,11 +84,22 @@ bb_abort() {
 
 scripts/deps.sh || bb_abort "installing packages failed"
 
-make -s with_llvm=no >/dev/null || bb_abort "build failed"
-make -s with_llvm=no install >/dev/null || bb_abort "make install failed"
+make -s with_llvm=no SANITIZE= >/dev/null || bb_abort "build failed"
+make -s with_llvm=no SANITIZE= install >/dev/null ||
+	bb_abort "make install failed"
+BB_GATEWAY=$PWD/gateway/bluebricks-gateway
 if [ -f gateway/Makefile ]; then
-	make -s -C gateway >/dev/null || bb_abort "gateway build failed"
+	make -s -C gateway SANITIZE= >/dev/null || bb_abort "gateway build failed"
+	if [ -n "$sanitize" ]; then
+		make -s -C gateway SANITIZE=1 >/dev/null ||
+			bb_abort "sanitized gateway build failed"
+		BB_GATEWAY=$PWD/gateway/san/bluebricks-gateway
+		export ASAN_OPTIONS=detect_leaks=1
+		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		echo "test: gateway suites use $BB_GATEWAY"
+	fi
 fi
+export BB_GATEWAY
 
 # shellcheck source=scripts/cluster.sh
 . scripts/cluster.sh
@@ -133,7 +171,7 @@ bb_installcheck() {
 	local label=$1 diffs=$2 rc
 	shift 2
 	local out=$tmp/$label.out
-	make -s with_llvm=no installcheck "$@" 2>&1 | tee "$out"
+	make -s with_llvm=no SANITIZE= installcheck "$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	bb_count_regress "$label" "$out"
 	if [ "$rc" -ne 0 ]; then
@@ -226,13 +264,39 @@ if [ -f test/gateway/run.sh ]; then
 	bb_suite gateway bash test/gateway/run.sh
 fi
 
+# Hostile input: every case must get its status and error code, and write
+# nothing it should not.
+if [ -f test/hostile/run.sh ]; then
+	bb_suite hostile bash test/hostile/run.sh
+fi
+
 # Load with faults: short by default, BB_LOAD=long for `make soak`.
 if [ -f test/load/run.sh ]; then
 	BB_LOAD=${BB_LOAD:-short} bb_suite load bash test/load/run.sh
 fi
 
+# A short fuzz run of the gateway's request handling (libFuzzer, with its
+# own sanitizers); one test, failed by a crash, a leak or a broken promise.
+if [ -f fuzz/Makefile ]; then
+	if command -v clang-14 >/dev/null 2>&1; then
+		# libFuzzer prints a line per new input: keep the end only
+		bb_fuzz() {
+			local log=$tmp/fuzz.log rc
+			make -s -C fuzz run SANITIZE= FUZZ_SECONDS="${FUZZ_SECONDS:-10}" \
+				>"$log" 2>&1
+			rc=$?
+			grep -v '^#[0-9]' "$log" | tail -25
+			return "$rc"
+		}
+		bb_suite fuzz bb_fuzz
+	else
+		echo "== fuzz: skipped (no clang-14)"
+	fi
+fi
+
 # `make run` in a scratch directory, and the commands it prints.
-BB_PORT=$(bb_free_port) BB_GATEWAY_PORT=$(bb_free_port) \
+BB_PORT=${BB_TEST_RUN_PORT:-$(bb_free_port)} \
+	BB_GATEWAY_PORT=${BB_TEST_RUN_GATEWAY_PORT:-$(bb_free_port)} \
 	bb_suite run bash test/run/walkthrough.sh
 
 bb_summary

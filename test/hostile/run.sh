@@ -27,6 +27,13 @@
 #	               the reply's taskId, else the path's task)
 #	stored_status:JQ  the same on GET /api/v1/task/<id>/status?expand=true
 #
+# Then slow senders, against a second gateway with a 2-second receive
+# timeout and 4 connections per client address: a body sent a byte at a
+# time is answered 408 request_timeout in time, headers sent a byte at a
+# time get the connection closed in time, and a fifth connection from one
+# address is refused while another address is served (skipped with
+# HS_ONLY).
+#
 # Environment: see lib.sh.  Prints one line per check and ends with
 # "N passed, M failed"; exits non-zero on any failure.
 
@@ -412,6 +419,95 @@ else pass "no 5xx in the gateway log"; fi
 if grep -qiE 'AddressSanitizer|runtime error:|LeakSanitizer' "$hs_work/gateway.log"; then
 	fail "no sanitizer report" "$(grep -iE -A5 'AddressSanitizer|runtime error:' "$hs_work/gateway.log" | head -20)"
 else pass "no sanitizer report"; fi
+
+# ---- slow senders ------------------------------------------------------
+
+# drip PORT HEAD OUT: send HEAD, then a byte every half second, until the
+# gateway answers and closes or 10 s pass; the answer goes to OUT; prints
+# the milliseconds the gateway took to close.
+drip() {
+	local t0 t1
+	t0=$(date +%s%N)
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf '%b' "$2" >&3
+		(
+			for _ in $(seq 20); do
+				sleep 0.5
+				printf x >&3 2>/dev/null || exit 0
+			done
+		) &
+		timeout 10 cat <&3 >"$3"
+		kill $! 2>/dev/null
+	) 2>/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+slow_senders() {
+	local p sport spid ms code
+	for p in ${HS_GATEWAY_PORTS:-$(seq 28150 28199)}; do
+		[ "$p" = "${base##*:}" ] && continue
+		hs_port_free "$p" && break
+	done
+	sport=$p
+	BLUEBRICKS_LISTEN=127.0.0.1:$sport \
+	BLUEBRICKS_DATABASE_URL="host=$PGHOST port=$PGPORT dbname=$hs_db user=$hs_role" \
+	BLUEBRICKS_POOL_SIZE=1 BLUEBRICKS_RECEIVE_TIMEOUT=2 \
+	BLUEBRICKS_MAX_CONNECTIONS_PER_IP=4 \
+		${HS_GATEWAY_WRAPPER:-} "$hs_gateway" 2>"$hs_work/slow.log" &
+	spid=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$sport/healthz" && break
+		sleep 0.1
+	done
+
+	ms=$(drip "$sport" 'POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{' "$hs_work/drip_body.out")
+	code=$(sed '1,/^\r$/d' "$hs_work/drip_body.out" | jq -r .error.code 2>/dev/null)
+	if head -1 "$hs_work/drip_body.out" | grep -q '^HTTP/1.1 408' &&
+		[ "$code" = request_timeout ]; then
+		pass "slow body: 408 request_timeout"
+	else fail "slow body: 408 request_timeout" "$(head -c 600 "$hs_work/drip_body.out")"; fi
+	if [ "$ms" -ge 1900 ] && [ "$ms" -le 3500 ]; then
+		pass "slow body: answered after the 2 s receive timeout ($ms ms)"
+	else fail "slow body: answered after the 2 s receive timeout" "$ms ms"; fi
+
+	ms=$(drip "$sport" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' "$hs_work/drip_head.out")
+	if [ "$ms" -ge 1900 ] && [ "$ms" -le 3500 ] && [ ! -s "$hs_work/drip_head.out" ]; then
+		pass "slow headers: connection closed after the 2 s receive timeout ($ms ms)"
+	else fail "slow headers: connection closed after the 2 s receive timeout" \
+		"$ms ms, answer: $(head -c 300 "$hs_work/drip_head.out")"; fi
+
+	# four idle connections from 127.0.0.1 hold its share
+	exec 6<>"/dev/tcp/127.0.0.1/$sport" 7<>"/dev/tcp/127.0.0.1/$sport" \
+		8<>"/dev/tcp/127.0.0.1/$sport" 9<>"/dev/tcp/127.0.0.1/$sport"
+	sleep 0.3
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$sport/healthz")
+	check_eq "per-address limit: a fifth connection from 127.0.0.1 is refused" 000 "$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --interface 127.0.0.5 "http://127.0.0.1:$sport/healthz")
+	check_eq "per-address limit: another address is served meanwhile" 200 "$code"
+	exec 6>&- 7>&- 8>&- 9>&-
+	sleep 0.3
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$sport/healthz")
+	check_eq "per-address limit: 127.0.0.1 is served once it closed them" 200 "$code"
+
+	kill -TERM "$spid"
+	wait "$spid"
+	check_eq "slow-sender gateway exits 0 on SIGTERM" 0 "$?"
+	if grep -q 'request_timeout\|408' "$hs_work/slow.log" &&
+		grep -q 'reason="request not received within 2 s"' "$hs_work/slow.log"; then
+		pass "slow-sender gateway logs the 408 and the cut connection"
+	else fail "slow-sender gateway logs the 408 and the cut connection" "$(tail -5 "$hs_work/slow.log")"; fi
+	if grep -qiE 'AddressSanitizer|runtime error:|LeakSanitizer' "$hs_work/slow.log"; then
+		fail "slow-sender gateway: no sanitizer report" "$(grep -iE -A5 'AddressSanitizer|runtime error:' "$hs_work/slow.log" | head -20)"
+	else pass "slow-sender gateway: no sanitizer report"; fi
+}
+
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected [$2], got [$3]"; fi
+}
+
+[ -z "$only" ] && slow_senders
 
 if [ -n "${HS_RESULTS:-}" ]; then
 	printf '%s\n' "${RESULTS[@]}" >"$HS_RESULTS"
