@@ -7,7 +7,7 @@
  * locked), the triggers on bluebricks.deployment need not look up the
  * task's rules for every row, and the task's state_counts are updated once
  * at the end instead of once per deployment.  Outside a batch (a plain
- * UPDATE by an application) both happen row by row, as before.
+ * UPDATE by an application) both happen row by row.
  *
  *-------------------------------------------------------------------------
  */

@@ -98,8 +98,18 @@ bb_names_resolve(const BbNameIndex *index, const char *name, pg_uuid_t *guid)
 	hit = bsearch(&key, index->by_unique_id, index->n, sizeof(BbNameEntry),
 				  compare_entries);
 	if (hit == NULL)
-		hit = bsearch(&key, index->by_guid, index->n, sizeof(BbNameEntry),
-					  compare_entries);
+	{
+		pg_uuid_t	g;
+		BbNameEntry canonical;
+
+		/* Guids are keyed in their canonical, lowercase text. */
+		if (bb_parse_uuid(name, &g))
+		{
+			canonical.key = bb_uuid_text(&g);
+			hit = bsearch(&canonical, index->by_guid, index->n,
+						  sizeof(BbNameEntry), compare_entries);
+		}
+	}
 	if (hit)
 	{
 		*guid = hit->guid;

@@ -583,7 +583,7 @@ bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 				   JsonbContainer *items, const char *path, StringInfo out)
 {
 	int			n = JsonContainerSize(items);
-	BatchItem  *batch = palloc0(sizeof(BatchItem) * Max(n, 1));
+	BatchItem  *batch;
 
 	if (n > BB_MAX_BATCH)
 		ereport(ERROR,
@@ -597,6 +597,7 @@ bb_deployments_add(const pg_uuid_t *task_id, const BbTaskHead *head,
 				 errmsg("task %s is \"%s\"; its deployments can no longer "
 						"change", bb_uuid_text(task_id),
 						bb_stage_names[head->stage])));
+	batch = palloc0(sizeof(BatchItem) * Max(n, 1));
 	bb_items_parse(items, path, batch, n);
 
 	bb_batch_begin(task_id, &head->rules);
@@ -656,10 +657,12 @@ bb_add_deployments(PG_FUNCTION_ARGS)
 					   "The body is a JSON array of deployment items.");
 	bb_require_permission("create:deployment");
 	initStringInfo(&out);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	bb_task_lock(task_id, &head);
 	bb_lease_fence(task_id, token);
 	bb_deployments_add(task_id, &head, &items->root, "items", &out);
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_JSONB_P(bb_json_finish(&out));
 }

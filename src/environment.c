@@ -39,6 +39,15 @@ static BbQuery upsert_cloud_account = BB_QUERY(
 	" cloud_config = EXCLUDED.cloud_config,"
 	" is_primary = EXCLUDED.is_primary, profile = EXCLUDED.profile");
 
+/* An environment embedded in a new task never changes an account. */
+static BbQuery insert_cloud_account = BB_QUERY(
+	"INSERT INTO bluebricks.cloud_account (id, name, provider, slug,"
+	" is_active, is_deleted, created, cloud_account, assume_role_arn,"
+	" external_id, cloud_config, is_primary, profile)"
+	" VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10,"
+	" coalesce($11, '{}'), $12, $13)"
+	" ON CONFLICT (id) DO NOTHING");
+
 static BbQuery upsert_environment = BB_QUERY(
 	"INSERT INTO bluebricks.environment AS e (id, slug, name, color,"
 	" allow_pre_release, is_default, is_active, is_deleted, created,"
@@ -83,9 +92,13 @@ static BbQuery select_users = BB_QUERY(
 	" ON r.environment_id = u.environment_id AND r.user_id = u.id"
 	" WHERE u.environment_id = $1 ORDER BY u.ordinal, r.ordinal");
 
-/* Store the cloud_account object; returns its id in *id. */
+/*
+ * Store the cloud_account object; returns its id in *id.  With only_if_new
+ * an account that exists already is left as it is.
+ */
 static void
-store_cloud_account(JsonbContainer *ca, const char *path, pg_uuid_t *id)
+store_cloud_account(JsonbContainer *ca, const char *path, bool only_if_new,
+					pg_uuid_t *id)
 {
 	BbParams	p = {0};
 	TimestampTz created;
@@ -108,7 +121,39 @@ store_cloud_account(JsonbContainer *ca, const char *path, pg_uuid_t *id)
 	bb_param_jsonb(&p, config ? bb_jjsonb(ca, "cloud_config") : NULL);
 	bb_param_bool(&p, bb_jbool(ca, path, "is_primary", false));
 	bb_param_text(&p, bb_jtext(ca, path, "profile", false));
-	bb_query_run(&upsert_cloud_account, &p, false, SPI_OK_INSERT);
+	bb_query_run(only_if_new ? &insert_cloud_account : &upsert_cloud_account,
+				 &p, false, SPI_OK_INSERT);
+}
+
+/*
+ * Refuse element i of a list of objects whose "id" repeats an earlier
+ * element's: the key would collide, and the caller should hear which.
+ */
+static void
+check_unique_id(JsonbContainer *list, int i, const char *path,
+				const char *what)
+{
+	JsonbValue *mine = getIthJsonbValueFromContainer(list, i);
+	JsonbValue *id = bb_jfind(mine->val.binary.data, "id");
+
+	if (id == NULL || id->type != jbvString)
+		return;					/* the field check names that problem */
+	for (int j = 0; j < i; j++)
+	{
+		JsonbValue *other = getIthJsonbValueFromContainer(list, j);
+		JsonbValue *oid;
+
+		if (other->type != jbvBinary ||
+			JsonContainerIsArray(other->val.binary.data))
+			continue;
+		oid = bb_jfind(other->val.binary.data, "id");
+		if (oid && oid->type == jbvString &&
+			oid->val.string.len == id->val.string.len &&
+			memcmp(oid->val.string.val, id->val.string.val,
+				   id->val.string.len) == 0)
+			bb_field_error(path, "id",
+						   psprintf("repeats an earlier %s", what), NULL);
+	}
 }
 
 /* Store the roles of one user. */
@@ -129,6 +174,7 @@ store_roles(const pg_uuid_t *env, const char *user_id, JsonbContainer *roles,
 			bb_field_error(path, psprintf("roles[%d]", i),
 						   "must be an object", NULL);
 		role = v->val.binary.data;
+		check_unique_id(roles, i, rpath, "role");
 		bb_param_uuid(&p, env);
 		bb_param_text(&p, user_id);
 		bb_param_text(&p, bb_jtext(role, rpath, "id", true));
@@ -172,21 +218,8 @@ store_users(const pg_uuid_t *env, JsonbContainer *users, const char *path)
 		bb_param_text(&q, bb_jtext(user, upath, "email", false));
 		bb_param_text(&q, bb_jtext(user, upath, "nickname", false));
 		bb_param_text(&q, bb_jtext(user, upath, "picture", false));
-		PG_TRY();
-		{
-			bb_query_run(&insert_user, &q, false, SPI_OK_INSERT);
-		}
-		PG_CATCH();
-		{
-			/* Only a repeated id can fail here; say which field. */
-			if (geterrcode() == ERRCODE_UNIQUE_VIOLATION)
-			{
-				FlushErrorState();
-				bb_field_error(upath, "id", "repeats an earlier user", NULL);
-			}
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		check_unique_id(users, i, upath, "user");
+		bb_query_run(&insert_user, &q, false, SPI_OK_INSERT);
 		roles = bb_jarray(user, upath, "roles");
 		if (roles)
 			store_roles(env, user_id, roles, upath);
@@ -221,7 +254,7 @@ bb_environment_store(JsonbContainer *env, const char *path,
 
 	ca = bb_jobject(env, path, "cloud_account", false);
 	if (ca)
-		store_cloud_account(ca, ca_path, &ca_id);
+		store_cloud_account(ca, ca_path, only_if_new, &ca_id);
 
 	bb_param_uuid(&p, id);
 	bb_param_text(&p, bb_jtext(env, path, "slug", true));
@@ -400,8 +433,10 @@ bb_upsert_environment(PG_FUNCTION_ARGS)
 		bb_require_permission("create:task");
 	if (!JB_ROOT_IS_OBJECT(doc))
 		bb_field_error("", "environment", "must be an object", NULL);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	bb_environment_store(&doc->root, "", false, id);
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_UUID_P(id);
 }

@@ -15,8 +15,10 @@
  * runners never wait for each other nor get the same task.
  *
  * Expiry (bb_expire_leases_internal) treats a lapsed lease by stage:
- *	installing -> error, with error text naming the runner;
- *	planning   -> pending, and the task's planning deployments with it;
+ *	installing -> error, with error text naming the runner, and its
+ *	              unfinished deployments with it;
+ *	planning, no_change, and planned when no approval is awaited
+ *	(planOnly or forced) -> pending, with the deployments not final;
  *	otherwise  -> the lease is only cleared.
  * It also skips locked rows: a task whose row is locked is being changed
  * by someone, and the next expiry will see it.  Expiry sees only the rows
@@ -316,7 +318,13 @@ bb_lease_check(const pg_uuid_t *task_id, const char *token,
 		return true;
 	}
 
-	if (!lease->live || req->kind != BB_CALLER_RUNNER)
+	if (req->kind != BB_CALLER_RUNNER)
+		return false;
+	/* Lapsed but not yet expired: the holder's time is up all the same. */
+	if (lease->has_holder && !lease->live)
+		lease_conflict(task_id, "lease lapsed on task",
+					   "The task's lease has lapsed; claim a task again.");
+	if (!lease->live)
 		return false;
 
 	/* A runner with no token: only a sign-in with this task's token. */
@@ -542,6 +550,13 @@ bb_claim_tasks(PG_FUNCTION_ARGS)
 	uint64		n;
 
 	bb_require_permission("read:task");
+	if (bb_request()->kind != BB_CALLER_RUNNER &&
+		bb_request()->kind != BB_CALLER_ADMIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_BB_PERMISSION_DENIED),
+				 errmsg("permission denied: only a runner may claim tasks"),
+				 errdetail("A claim returns lease tokens, which belong to "
+						   "runners alone.")));
 	check_runner_is_caller(runner);
 	check_limit(lim);
 	if (DatumGetBool(DirectFunctionCall2(interval_le,

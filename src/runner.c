@@ -14,7 +14,9 @@
  * The look-ups run before any claims exist, so row-level security is
  * lifted for them with bb_request_authenticating.  Every refusal has the
  * same SQLSTATE (BB009) and message, whether the user is unknown or the
- * password wrong, and a hash is computed on every path.
+ * password wrong, and a hash is computed on every path; the one exception
+ * is a token some earlier lease of the task had, refused with BB003 so
+ * that a late runner learns its lease is over.
  *
  *-------------------------------------------------------------------------
  */

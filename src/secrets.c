@@ -71,6 +71,10 @@ bb_secrets_init(void)
 /* Raise the error for a key file that cannot be used. */
 static void
 key_file_error(const char *problem)
+			pg_attribute_noreturn();
+
+static void
+key_file_error(const char *problem)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIG_FILE_ERROR),
@@ -136,13 +140,16 @@ load_keys(void)
 						secret_key_file)));
 	while (fgets(line, sizeof(line), f) != NULL)
 	{
+		SecretKey	key;
+
+		if (!parse_key_line(line, &key))
+			continue;
 		if (n == MAX_KEYS)
 		{
 			FreeFile(f);
 			key_file_error("it holds too many keys");
 		}
-		if (parse_key_line(line, &keys[n]))
-			n++;
+		keys[n++] = key;
 	}
 	FreeFile(f);
 	if (n == 0)

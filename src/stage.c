@@ -239,12 +239,3 @@ bb_stage_from_datum(Datum value)
 		elog(ERROR, "enum value %u is not a stage", oid);
 	return stage;
 }
-
-/* bluebricks.stage enum Datum of a stage. */
-Datum
-bb_stage_to_datum(BbStage stage)
-{
-	Assert(stage >= 0 && stage < BB_NUM_STAGES);
-	stage_oids_load();
-	return ObjectIdGetDatum(stage_oids[stage]);
-}

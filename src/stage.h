@@ -43,9 +43,6 @@ extern bool bb_stage_from_name(const char *name, BbStage *stage);
 /* Stage of a bluebricks.stage enum Datum. */
 extern BbStage bb_stage_from_datum(Datum value);
 
-/* bluebricks.stage enum Datum of a stage. */
-extern Datum bb_stage_to_datum(BbStage stage);
-
 extern bool bb_stage_is_final(BbStage stage);
 
 /* Whether from -> to is a legal move (from == to is always allowed). */
@@ -67,8 +64,9 @@ extern void bb_stage_raise_invalid(const char *what, const char *id,
 			pg_attribute_noreturn();
 
 /*
- * Set while lease expiry moves a task back from planning to pending, which
- * the machine otherwise forbids.  Only lease.c sets it.
+ * Set while lease expiry moves a task (and its deployments) back from
+ * planning, planned or no_change to pending, which the machine otherwise
+ * forbids.  Only lease.c sets it.
  */
 extern bool bb_stage_lease_override;
 

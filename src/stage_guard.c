@@ -15,8 +15,8 @@
  *	  may enter installing only once every deployment it depends on is
  *	  completed or no_change.  An unresolved dependency blocks it too.
  *
- * planning -> pending is refused except while lease expiry runs, which
- * sets bb_stage_lease_override.  Times are the transaction's start time,
+ * planning, planned and no_change -> pending are refused except while
+ * lease expiry runs, which sets bb_stage_lease_override.  Times are the transaction's start time,
  * the same clock as now() and the tables' defaults.
  *
  * The task trigger needs no SPI: everything it reads is in the row.  The

@@ -108,11 +108,18 @@ static BbQuery lock_task = BB_QUERY_GENERIC(
 static BbQuery update_task = BB_QUERY_GENERIC(
 	"UPDATE bluebricks.task"
 	" SET stage = CASE WHEN $4 THEN $2::bluebricks.stage ELSE stage END,"
-	" error = CASE WHEN $4 THEN $3 ELSE error END,"
+	" error = CASE WHEN $4 THEN coalesce($3, error) ELSE error END,"
 	" lease_expires = CASE WHEN $5 THEN " BB_LEASE_EXTENDED
 	" ELSE lease_expires END"
 	" WHERE task_id = $1"
 	" RETURNING " STATUS_COLS);
+
+/*
+ * Whether the document being rendered comes from a read (GET): its queries
+ * then share the calling statement's snapshot, as a STABLE function's must.
+ * After a change (POST) they must see the change, so they take a new one.
+ */
+static bool reading = false;
 
 /* What the expanded form knows of one deployment, by guid. */
 typedef struct DeploymentExtras
@@ -230,11 +237,11 @@ gather_extras(BbParams *p)
 	extras = hash_create("bluebricks deployment extras", 256, &ctl,
 						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	n = bb_query_run(&select_deployment_errors, p, false, SPI_OK_SELECT);
+	n = bb_query_run(&select_deployment_errors, p, reading, SPI_OK_SELECT);
 	for (uint64 r = 0; r < n; r++)
 		render_error_entry(list_next(&extras_for(extras, r, 1)->errors), r, 2);
 
-	n = bb_query_run(&select_dependencies, p, false, SPI_OK_SELECT);
+	n = bb_query_run(&select_dependencies, p, reading, SPI_OK_SELECT);
 	for (uint64 r = 0; r < n; r++)
 	{
 		DeploymentExtras *e = extras_for(extras, r, 1);
@@ -278,7 +285,7 @@ static void
 render_items(StringInfo buf, BbParams *p)
 {
 	HTAB	   *extras = gather_extras(p);
-	uint64		n = bb_query_run(&select_expanded, p, false, SPI_OK_SELECT);
+	uint64		n = bb_query_run(&select_expanded, p, reading, SPI_OK_SELECT);
 
 	appendStringInfoChar(buf, '[');
 	for (uint64 r = 0; r < n; r++)
@@ -454,7 +461,7 @@ render_status_row(StringInfo buf, const pg_uuid_t *task_id, bool full,
 	if (full)
 	{
 		bb_json_key(buf, "errors", false);
-		nerrors = bb_query_run(&select_task_errors, &p, false, SPI_OK_SELECT);
+		nerrors = bb_query_run(&select_task_errors, &p, reading, SPI_OK_SELECT);
 		if (nerrors == 0)
 			appendStringInfoString(buf, "null");
 		else
@@ -486,7 +493,7 @@ render_status(StringInfo buf, const pg_uuid_t *task_id, bool full,
 
 	bb_param_uuid(&p, task_id);
 	if (!bb_request_task_allowed(task_id) ||
-		bb_query_run(&select_status, &p, false, SPI_OK_SELECT) != 1)
+		bb_query_run(&select_status, &p, reading, SPI_OK_SELECT) != 1)
 		bb_task_not_found(task_id);
 	render_status_row(buf, task_id, full, expand);
 }
@@ -510,9 +517,13 @@ bb_task_status(PG_FUNCTION_ARGS)
 	task_id = PG_GETARG_UUID_P(0);
 	bb_require_permission("read:task");
 	initStringInfo(&buf);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	reading = true;
 	render_status(&buf, task_id, true, expand);
-	SPI_finish();
+	reading = false;
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_JSONB_P(bb_json_finish(&buf));
 }
 
@@ -566,7 +577,8 @@ bb_set_task_status(PG_FUNCTION_ARGS)
 	target = bb_stage_from_datum(PG_GETARG_DATUM(1));
 	bb_require_permission("update:task");
 	initStringInfo(&buf);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 
 	/* Lock the row and read its head and lease (as bb_task_lock does). */
 	if (!bb_request_task_allowed(task_id))
@@ -612,10 +624,12 @@ bb_set_task_status(PG_FUNCTION_ARGS)
 	 * changed the task since: a task entering canceled cancels its
 	 * deployments, which moves its counts.
 	 */
+	reading = false;			/* even if a failed read left it set */
 	if ((change || extend) && target != BB_STAGE_CANCELED)
 		render_status_row(&buf, task_id, expand, expand);
 	else
 		render_status(&buf, task_id, expand, expand);
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_JSONB_P(bb_json_finish(&buf));
 }

@@ -203,7 +203,8 @@ bb_create_task(PG_FUNCTION_ARGS)
 					   "A task always starts pending.");
 	deployments = bb_jarray(root, "", "deployments");
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	bb_param_uuid(&p, task_id);
 	bb_param_text(&p, command_field(root));
 	bb_param_bool(&p, bb_jbool(root, "", "planOnly", false));
@@ -225,7 +226,8 @@ bb_create_task(PG_FUNCTION_ARGS)
 		bb_task_lock(task_id, &head);
 		bb_deployments_add(task_id, &head, deployments, "deployments", NULL);
 	}
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_UUID_P(task_id);
 }
 
@@ -310,7 +312,8 @@ bb_task(PG_FUNCTION_ARGS)
 
 	bb_require_permission("read:task");
 	initStringInfo(&buf);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	bb_param_uuid(&p, task_id);
 	if (!bb_request_task_allowed(task_id) ||
 		bb_query_run(&select_task, &p, true, SPI_OK_SELECT) != 1)
@@ -358,7 +361,8 @@ bb_task(PG_FUNCTION_ARGS)
 		render_deployment(&buf, r, task_id);
 	}
 	appendStringInfoString(&buf, "]}");
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_JSONB_P(bb_json_finish(&buf));
 }
 
@@ -379,7 +383,8 @@ bb_delete_task(PG_FUNCTION_ARGS)
 
 	bb_require_permission("delete:deployment");
 	initStringInfo(&buf);
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	bb_task_lock(task_id, &head);
 	bb_param_uuid(&p, task_id);
 	bb_query_run(&lock_deployment_guids, &p, false, SPI_OK_SELECT);
@@ -402,6 +407,7 @@ bb_delete_task(PG_FUNCTION_ARGS)
 
 	if (bb_query_run(&delete_task, &p, false, SPI_OK_DELETE) != 1)
 		bb_task_not_found(task_id);
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_JSONB_P(bb_json_finish(&buf));
 }

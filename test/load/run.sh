@@ -14,7 +14,7 @@
 #	BB_CLUSTER_DIR          that cluster's directory as scripts/cluster.sh
 #	                        knows it; needed to kill and restart the
 #	                        postmaster (that fault is skipped without it).
-#	BB_LOAD                 short (default: 8 runners, 300 tasks, one
+#	BB_LOAD                 short (default: 8 runners, 600 tasks, one
 #	                        backend killed, one staller, a small slow-client
 #	                        round) or long (8 then 32 runners, 2,000 tasks
 #	                        each; backend, postmaster and gateway killed;
@@ -253,8 +253,12 @@ run_phase() {
 		--log "$log" >"$out" 2>"$work/load.$phase.err" &
 	load_pid=$!
 
+	# Faults come every 3 s.  The short mode's tasks are enough to keep
+	# the run going well past the stalled runner's two stalls (about 8 s):
+	# a stall needs a pending task when it starts.
+	local gap=3
 	for f in "${faults[@]}"; do
-		sleep 3
+		sleep "$gap"
 		kill -0 "$load_pid" 2>/dev/null || break
 		case $f in
 			backend) kill_backend ;;
@@ -372,7 +376,7 @@ slow_held_from() {
 t_start=$(date +%s)
 probe_task=
 if [ "$mode" = short ]; then
-	run_phase 8 300 1 10 backend
+	run_phase 8 600 1 10 backend
 	probe_task=$(sql "SELECT task_id FROM bluebricks.task LIMIT 1")
 	# 56 connections: below the gateway's 64 per client address, so the
 	# probe from the same address still gets in
