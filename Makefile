@@ -5,7 +5,12 @@ EXTENSION = bluebricks_task
 EXTVERSION = 0.1.0
 
 MODULE_big = bluebricks_task
-OBJS = src/bluebricks.o src/json_in.o src/json_out.o src/request.o src/spi_query.o src/environment.o src/ids.o src/task.o src/deployments.o src/deployment_items.o src/deployment_graph.o src/arrays.o src/batch_context.o src/status.o src/stage.o src/stage_guard.o src/stage_record.o src/lease.o src/runner.o src/secrets.o
+OBJS = src/bluebricks.o src/json_in.o src/json_out.o src/request.o \
+	src/spi_query.o src/environment.o src/ids.o src/task.o src/deployments.o \
+	src/deployment_items.o src/deployment_graph.o src/arrays.o \
+	src/batch_context.o src/status.o src/stage.o src/stage_guard.o \
+	src/stage_record.o src/trigger_rows.o src/lease.o src/runner.o \
+	src/secrets.o
 
 # The install script is assembled from its parts, in this order.
 SQL_PARTS = sql/header.sql sql/tables.sql sql/functions.sql sql/security.sql

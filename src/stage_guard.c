@@ -41,6 +41,7 @@
 #include "utils/uuid.h"
 
 #include "batch_context.h"
+#include "trigger_rows.h"
 #include "errcodes.h"
 #include "json_out.h"
 #include "spi_query.h"
@@ -74,16 +75,9 @@ static BbQuery q_blockers = BB_QUERY(
 static TriggerData *
 guard_trigger_data(FunctionCallInfo fcinfo, const char *name)
 {
-	TriggerData *td;
+	TriggerData *td = bb_row_trigger_data(fcinfo, name, true);
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() must be called as a trigger", name)));
-	td = (TriggerData *) fcinfo->context;
-	if (!TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+	if (!(TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
 		  TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -92,30 +86,12 @@ guard_trigger_data(FunctionCallInfo fcinfo, const char *name)
 	return td;
 }
 
-/* Attribute number of a column the trigger relies on. */
-static int
-column(TupleDesc desc, const char *name)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" is missing from the trigger's table", name);
-	return attnum;
-}
-
-/* Value of a column; *isnull set. */
-static Datum
-get_col(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
-{
-	return heap_getattr(tuple, column(desc, name), desc, isnull);
-}
-
 /* Stage of a row (the column is NOT NULL). */
 static BbStage
 row_stage(HeapTuple tuple, TupleDesc desc)
 {
 	bool		isnull;
-	Datum		d = get_col(tuple, desc, "stage", &isnull);
+	Datum		d = bb_row_col(tuple, desc, "stage", &isnull);
 
 	if (isnull)
 		elog(ERROR, "stage of a row is null");
@@ -127,7 +103,7 @@ static char *
 row_uuid_text(HeapTuple tuple, TupleDesc desc, const char *name)
 {
 	bool		isnull;
-	Datum		d = get_col(tuple, desc, name, &isnull);
+	Datum		d = bb_row_col(tuple, desc, name, &isnull);
 
 	if (isnull)
 		return pstrdup("(null)");
@@ -139,7 +115,7 @@ static char *
 row_text(HeapTuple tuple, TupleDesc desc, const char *name)
 {
 	bool		isnull;
-	Datum		d = get_col(tuple, desc, name, &isnull);
+	Datum		d = bb_row_col(tuple, desc, name, &isnull);
 
 	if (isnull)
 		return pstrdup("(null)");
@@ -153,7 +129,7 @@ change(RowChanges *rc, TupleDesc desc, const char *name, Datum value,
 {
 	if (rc->n >= MAX_CHANGES)
 		elog(ERROR, "too many column changes in one trigger");
-	rc->cols[rc->n] = column(desc, name);
+	rc->cols[rc->n] = bb_row_attnum(desc, name);
 	rc->values[rc->n] = value;
 	rc->nulls[rc->n] = isnull;
 	rc->n++;
@@ -228,7 +204,7 @@ change_entered(RowChanges *rc, HeapTuple tuple, TupleDesc desc,
 			   BbStage stage, TimestampTz at)
 {
 	bool		isnull;
-	Datum		entered = get_col(tuple, desc, "entered", &isnull);
+	Datum		entered = bb_row_col(tuple, desc, "entered", &isnull);
 	Datum		stamped;
 
 	if (stamp_entered(entered, isnull, stage, at, &stamped))
@@ -254,7 +230,7 @@ static void
 stamp_insert(RowChanges *rc, HeapTuple tuple, TupleDesc desc)
 {
 	bool		isnull;
-	Datum		created = get_col(tuple, desc, "created", &isnull);
+	Datum		created = bb_row_col(tuple, desc, "created", &isnull);
 	TimestampTz at = isnull ? GetCurrentTransactionStartTimestamp() :
 		DatumGetTimestampTz(created);
 
@@ -323,9 +299,9 @@ bb_task_stage_guard(PG_FUNCTION_ARGS)
 		bool		isnull;
 		char	   *command;
 
-		rules.plan_only = DatumGetBool(get_col(newrow, desc, "plan_only",
+		rules.plan_only = DatumGetBool(bb_row_col(newrow, desc, "plan_only",
 											   &isnull)) && !isnull;
-		command = SPI_getvalue(newrow, desc, column(desc, "command"));
+		command = SPI_getvalue(newrow, desc, bb_row_attnum(desc, "command"));
 		rules.force = command != NULL &&
 			(strcmp(command, "force_install") == 0 ||
 			 strcmp(command, "force_uninstall") == 0);
@@ -444,8 +420,8 @@ bb_deployment_stage_guard(PG_FUNCTION_ARGS)
 	if (from != to)
 	{
 		bool		isnull;
-		Datum		task_id = get_col(newrow, desc, "task_id", &isnull);
-		Datum		guid = get_col(newrow, desc, "guid", &isnull);
+		Datum		task_id = bb_row_col(newrow, desc, "task_id", &isnull);
+		Datum		guid = bb_row_col(newrow, desc, "guid", &isnull);
 		BbStageRules rules;
 
 		if (SPI_connect() != SPI_OK_CONNECT)

@@ -42,6 +42,7 @@
 #include "utils/uuid.h"
 
 #include "batch_context.h"
+#include "trigger_rows.h"
 #include "errcodes.h"
 #include "json_out.h"
 #include "spi_query.h"
@@ -68,36 +69,6 @@ typedef struct RowState
 	text	   *error;			/* NULL when the column is NULL */
 } RowState;
 
-/* Check that the trigger fires AFTER ... FOR EACH ROW. */
-static TriggerData *
-record_trigger_data(FunctionCallInfo fcinfo, const char *name)
-{
-	TriggerData *td;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() must be called as a trigger", name)));
-	td = (TriggerData *) fcinfo->context;
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() must fire AFTER ... FOR EACH ROW", name)));
-	return td;
-}
-
-/* Value of a column that must exist; *isnull set. */
-static Datum
-get_col(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
-{
-	int			attnum = SPI_fnumber(desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" is missing from the trigger's table", name);
-	return heap_getattr(tuple, attnum, desc, isnull);
-}
-
 /* Read task_id, guid (if with_guid), stage and error of a row. */
 static void
 read_row(HeapTuple tuple, TupleDesc desc, bool with_guid, RowState *row)
@@ -105,22 +76,22 @@ read_row(HeapTuple tuple, TupleDesc desc, bool with_guid, RowState *row)
 	bool		isnull;
 	Datum		d;
 
-	d = get_col(tuple, desc, "task_id", &isnull);
+	d = bb_row_col(tuple, desc, "task_id", &isnull);
 	if (isnull)
 		elog(ERROR, "task_id of a row is null");
 	row->task_id = *DatumGetUUIDP(d);
 	if (with_guid)
 	{
-		d = get_col(tuple, desc, "guid", &isnull);
+		d = bb_row_col(tuple, desc, "guid", &isnull);
 		if (isnull)
 			elog(ERROR, "guid of a row is null");
 		row->guid = *DatumGetUUIDP(d);
 	}
-	d = get_col(tuple, desc, "stage", &isnull);
+	d = bb_row_col(tuple, desc, "stage", &isnull);
 	if (isnull)
 		elog(ERROR, "stage of a row is null");
 	row->stage = bb_stage_from_datum(d);
-	d = get_col(tuple, desc, "error", &isnull);
+	d = bb_row_col(tuple, desc, "error", &isnull);
 	row->error = isnull ? NULL : DatumGetTextPP(d);
 }
 
@@ -176,7 +147,7 @@ PG_FUNCTION_INFO_V1(bb_task_stage_record);
 Datum
 bb_task_stage_record(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = record_trigger_data(fcinfo, "task_stage_record");
+	TriggerData *td = bb_row_trigger_data(fcinfo, "task_stage_record", false);
 	TupleDesc	desc = td->tg_relation->rd_att;
 	bool		inserted = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	RowState	oldrow = {0};
@@ -232,7 +203,7 @@ PG_FUNCTION_INFO_V1(bb_deployment_stage_record);
 Datum
 bb_deployment_stage_record(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = record_trigger_data(fcinfo, "deployment_stage_record");
+	TriggerData *td = bb_row_trigger_data(fcinfo, "deployment_stage_record", false);
 	TupleDesc	desc = td->tg_relation->rd_att;
 	RowState	oldrow = {0};
 	RowState	newrow = {0};
