@@ -286,11 +286,9 @@ run_phase() {
 	if [ "$stallers" -gt 0 ]; then
 		check "phase $phase: late calls with the runner's credentials got 409" \
 			$((stallers * 2)) "${late409:-x}"
-		late_tt_other=$(grep -o 'late_tt_other=[0-9]*' "$out" | cut -d= -f2)
-		check "phase $phase: late calls signed in with the task token are refused (401 or 409)" \
-			0 "${late_tt_other:-x}"
-		# TODO make a task-token sign-in of a past lease answer 409 (BB003)
-		# rather than 401 (BB009), and check for 409 here.
+		late_tt_409=$(grep -o 'late_tt_409=[0-9]*' "$out" | cut -d= -f2)
+		check "phase $phase: late calls signed in with the task token got 409" \
+			$((stallers * 2)) "${late_tt_409:-x}"
 		echo "# phase $phase: late task-token calls: $(grep -o 'late_tt_409=[0-9]*' "$out"), $(grep -o 'late_tt_401=[0-9]*' "$out");" \
 			"runners' task-token calls after their lease ended: $(grep -o 'token_401=[0-9]*' "$out")"
 	fi
