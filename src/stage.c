@@ -83,6 +83,16 @@ allowed_moves(BbStage from, const BbStageRules *rules)
 	return moves;
 }
 
+/* The rules of a task of this command (NULL for none) and plan_only. */
+void
+bb_stage_rules_for(const char *command, bool plan_only, BbStageRules *rules)
+{
+	rules->plan_only = plan_only;
+	rules->force = command != NULL &&
+		(strcmp(command, "force_install") == 0 ||
+		 strcmp(command, "force_uninstall") == 0);
+}
+
 /* Stage named by label; false if there is none. */
 bool
 bb_stage_from_name(const char *name, BbStage *stage)

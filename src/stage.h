@@ -37,6 +37,10 @@ typedef struct BbStageRules
 
 extern const char *const bb_stage_names[BB_NUM_STAGES];
 
+/* The rules of a task of this command (NULL for none) and plan_only. */
+extern void bb_stage_rules_for(const char *command, bool plan_only,
+							   BbStageRules *rules);
+
 /* Stage named by label; false if there is none. */
 extern bool bb_stage_from_name(const char *name, BbStage *stage);
 

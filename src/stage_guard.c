@@ -297,14 +297,13 @@ bb_task_stage_guard(PG_FUNCTION_ARGS)
 	{
 		BbStageRules rules;
 		bool		isnull;
+		bool		plan_only;
 		char	   *command;
 
-		rules.plan_only = DatumGetBool(bb_row_col(newrow, desc, "plan_only",
-											   &isnull)) && !isnull;
+		plan_only = DatumGetBool(bb_row_col(newrow, desc, "plan_only",
+											&isnull)) && !isnull;
 		command = SPI_getvalue(newrow, desc, bb_row_attnum(desc, "command"));
-		rules.force = command != NULL &&
-			(strcmp(command, "force_install") == 0 ||
-			 strcmp(command, "force_uninstall") == 0);
+		bb_stage_rules_for(command, plan_only, &rules);
 		if (!move_allowed(from, to, &rules))
 			bb_stage_raise_invalid("task",
 								   row_uuid_text(newrow, desc, "task_id"),
@@ -328,7 +327,6 @@ static void
 deployment_rules(Datum task_id, BbStageRules *rules)
 {
 	BbParams	p = {0};
-	char	   *command;
 
 	if (bb_batch_rules(DatumGetUUIDP(task_id), rules))
 		return;
@@ -340,11 +338,7 @@ deployment_rules(Datum task_id, BbStageRules *rules)
 						bb_uuid_text(DatumGetUUIDP(task_id))),
 				 errdetail("A deployment's stage can change only while its "
 						   "task exists and is visible.")));
-	command = bb_col_text(0, 1);
-	rules->force = command != NULL &&
-		(strcmp(command, "force_install") == 0 ||
-		 strcmp(command, "force_uninstall") == 0);
-	rules->plan_only = bb_col_bool(0, 2);
+	bb_stage_rules_for(bb_col_text(0, 1), bb_col_bool(0, 2), rules);
 }
 
 /* Refuse installing while a dependency is not done (SPI connected). */
